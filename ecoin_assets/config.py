@@ -1,0 +1,104 @@
+"""Settings from the environment (see DESIGN.md, "Configuration").
+
+Every variable is optional. Secrets (API keys, tokens) are read here and nowhere else, and
+`Settings.__repr__` never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecoin_assets.errors import UserError
+
+DEFAULT_COINS = ("bitcoin", "ethereum", "cardano", "solana", "dogecoin")
+SANDBOX_HOST = "127.0.0.1"
+SANDBOX_COINGECKO_PORT = 8701
+SANDBOX_X_PORT = 8702
+PUBLIC_COINGECKO_URL = "https://api.coingecko.com/api/v3/"
+PRO_COINGECKO_URL = "https://pro-api.coingecko.com/api/v3/"
+
+_COIN_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def validate_coin_id(coin: str) -> str:
+    """Return a CoinGecko coin id in canonical form, or raise a UserError."""
+    cid = coin.strip().lower()
+    if not _COIN_ID.match(cid):
+        raise UserError(
+            f"invalid coin id {coin!r}: use a CoinGecko id such as 'bitcoin' "
+            "(lowercase letters, digits and dashes)"
+        )
+    return cid
+
+
+def _csv_env(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    mode: str
+    coins: tuple[str, ...]
+    topics: tuple[str, ...]
+    coingecko_url: str
+    x_api_url: str
+    coingecko_demo_key: str | None = field(default=None, repr=False)
+    coingecko_pro_key: str | None = field(default=None, repr=False)
+    x_bearer_token: str | None = field(default=None, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "ecoin.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from `env` (default: the process environment)."""
+    env = dict(os.environ if env is None else env)
+    mode = env.get("ECOIN_MODE", "sandbox").strip().lower() or "sandbox"
+    if mode not in ("sandbox", "live"):
+        raise UserError(f"ECOIN_MODE must be 'sandbox' or 'live', not {mode!r}")
+    home = Path(env.get("ECOIN_HOME") or "./data").expanduser().resolve()
+
+    coins_raw = env.get("ECOIN_COINS", "")
+    coins = tuple(
+        validate_coin_id(c) for c in coins_raw.split(",") if c.strip()
+    ) or DEFAULT_COINS
+    topics_raw = env.get("ECOIN_TOPICS", "")
+    topics = tuple(t.strip() for t in topics_raw.split(",") if t.strip()) or coins
+
+    demo_key = env.get("COINGECKO_DEMO_API_KEY") or None
+    pro_key = env.get("COINGECKO_PRO_API_KEY") or None
+    if env.get("COINGECKO_API_URL"):
+        coingecko_url = env["COINGECKO_API_URL"]
+    elif mode == "sandbox":
+        coingecko_url = f"http://{SANDBOX_HOST}:{SANDBOX_COINGECKO_PORT}/api/v3/"
+    else:
+        coingecko_url = PRO_COINGECKO_URL if pro_key else PUBLIC_COINGECKO_URL
+
+    if env.get("X_API_URL"):
+        x_url = env["X_API_URL"]
+    elif mode == "sandbox":
+        x_url = f"http://{SANDBOX_HOST}:{SANDBOX_X_PORT}"
+    else:
+        x_url = "https://api.x.com"
+
+    return Settings(
+        home=home,
+        mode=mode,
+        coins=coins,
+        topics=topics,
+        coingecko_url=coingecko_url,
+        x_api_url=x_url,
+        coingecko_demo_key=demo_key,
+        coingecko_pro_key=pro_key,
+        x_bearer_token=env.get("X_BEARER_TOKEN") or None,
+    )

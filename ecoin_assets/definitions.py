@@ -1,0 +1,22 @@
+"""The one Dagster code location (`dagster dev -w workspace.yaml`)."""
+
+
+import dagster as dg
+
+from ecoin_assets.prices.assets import analysis_assets, prices
+from ecoin_assets.prices.checks import price_checks
+from ecoin_assets.prices.schedules import (
+    analysis_job,
+    daily_analysis_schedule,
+    daily_prices_schedule,
+    prices_job,
+)
+from ecoin_assets.resources import CoinGeckoResource, EcoinStore
+
+defs = dg.Definitions(
+    assets=[prices, *analysis_assets],
+    asset_checks=price_checks,
+    jobs=[prices_job, analysis_job],
+    schedules=[daily_prices_schedule, daily_analysis_schedule],
+    resources={"store": EcoinStore(), "coingecko": CoinGeckoResource()},
+)

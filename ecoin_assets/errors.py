@@ -1,0 +1,17 @@
+"""Exceptions that carry a message meant for the user (printed as one line by the CLI)."""
+
+
+class UserError(Exception):
+    """Bad input or a condition the user can fix; the message says what and how."""
+
+
+class SourceError(UserError):
+    """An upstream API failed in a way retries could not mend."""
+
+
+class UnknownCoinError(UserError):
+    """The API does not know the requested coin id."""
+
+
+class PlanLimitError(UserError):
+    """The API plan does not allow the requested range."""

@@ -1,0 +1,34 @@
+"""Dagster resources: thin wrappers that hand the plain library objects to assets.
+
+API keys are not resource fields: the clients read them from the environment at run time,
+so they never appear in run config, in the UI or in event logs.
+"""
+
+
+import dagster as dg
+
+from ecoin_assets.config import load_settings
+from ecoin_assets.sources.coingecko import CoinGeckoClient
+from ecoin_assets.storage import Database
+
+
+class EcoinStore(dg.ConfigurableResource):
+    """The DuckDB file under `ECOIN_HOME` (or `path` when given)."""
+
+    path: str | None = None
+
+    def database(self) -> Database:
+        return Database(self.path or load_settings().db_path)
+
+
+class CoinGeckoResource(dg.ConfigurableResource):
+    """CoinGecko client; base URL and keys come from `COINGECKO_*` / `ECOIN_MODE`."""
+
+    calls_per_minute: int = 30
+    max_attempts: int = 8
+
+    def client(self) -> CoinGeckoClient:
+        return CoinGeckoClient.from_settings(
+            load_settings(), calls_per_minute=self.calls_per_minute,
+            max_attempts=self.max_attempts,
+        )

@@ -1,0 +1,5 @@
+"""DuckDB storage: schema and single-writer access."""
+
+from ecoin_assets.storage.db import Database
+
+__all__ = ["Database"]
