@@ -69,9 +69,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     home = Path(env.get("ECOIN_HOME") or "./data").expanduser().resolve()
 
     coins_raw = env.get("ECOIN_COINS", "")
-    coins = tuple(
-        validate_coin_id(c) for c in coins_raw.split(",") if c.strip()
-    ) or DEFAULT_COINS
+    coins = tuple(validate_coin_id(c) for c in coins_raw.split(",") if c.strip()) or DEFAULT_COINS
     topics_raw = env.get("ECOIN_TOPICS", "")
     topics = tuple(t.strip() for t in topics_raw.split(",") if t.strip()) or coins
 

@@ -1,6 +1,5 @@
 """The one Dagster code location (`dagster dev -w workspace.yaml`)."""
 
-
 import dagster as dg
 
 from ecoin_assets.prices.assets import analysis_assets, prices

@@ -4,7 +4,6 @@ API keys are not resource fields: the clients read them from the environment at 
 so they never appear in run config, in the UI or in event logs.
 """
 
-
 import dagster as dg
 
 from ecoin_assets.config import load_settings
@@ -29,6 +28,7 @@ class CoinGeckoResource(dg.ConfigurableResource):
 
     def client(self) -> CoinGeckoClient:
         return CoinGeckoClient.from_settings(
-            load_settings(), calls_per_minute=self.calls_per_minute,
+            load_settings(),
+            calls_per_minute=self.calls_per_minute,
             max_attempts=self.max_attempts,
         )

@@ -1,0 +1,49 @@
+"""The `ecoin` command. User errors end with one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ecoin_assets.cli.demo import demo
+from ecoin_assets.cli.prices import prices
+from ecoin_assets.cli.sandbox import sandbox
+from ecoin_assets.cli.status import status
+from ecoin_assets.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="ecoin", prog_name="ecoin")
+def cli() -> None:
+    """ecoin: crypto prices, forecasts and X sentiment on Dagster and DuckDB.
+
+    Configuration comes from the environment: ECOIN_HOME (data folder, default ./data),
+    ECOIN_MODE (sandbox or live), ECOIN_COINS, COINGECKO_API_URL, COINGECKO_DEMO_API_KEY,
+    COINGECKO_PRO_API_KEY. See the README.
+    """
+
+
+cli.add_command(status)
+cli.add_command(sandbox)
+cli.add_command(prices)
+cli.add_command(demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="ecoin", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "ecoin"
+        click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("error: interrupted; nothing half-written was kept", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

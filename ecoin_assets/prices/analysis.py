@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -113,7 +113,7 @@ def rebuild_losing_streak_rebound(con: duckdb.DuckDBPyConnection) -> pd.DataFram
 
 def rebuild_monthly_range(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Recompute `price_monthly_range` for every coin (writes keep it current anyway)."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     bounds = con.execute(
         "SELECT coin_id, min(date), max(date) FROM prices GROUP BY coin_id"
     ).fetchall()

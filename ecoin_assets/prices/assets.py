@@ -1,6 +1,5 @@
 """Dagster assets of the price domain: the partitioned `prices` table and the SQL analyses."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -25,8 +24,9 @@ DUCKDB_POOL = "duckdb"  # one DuckDB writer at a time (limit set in dagster.yaml
         "`raw_coingecko_answers`."
     ),
 )
-def prices(context: dg.AssetExecutionContext, store: EcoinStore,
-           coingecko: CoinGeckoResource) -> dg.MaterializeResult:
+def prices(
+    context: dg.AssetExecutionContext, store: EcoinStore, coingecko: CoinGeckoResource
+) -> dg.MaterializeResult:
     client = coingecko.client()
     ranges = coin_ranges(context.partition_keys)
     results = []
@@ -40,48 +40,71 @@ def prices(context: dg.AssetExecutionContext, store: EcoinStore,
             results.append(result)
     summary = store_results(store.database(), results, source=f"coingecko:{client.host}")
     days_asked = sum((e - s).days + 1 for spans in ranges.values() for s, e in spans)
-    return dg.MaterializeResult(metadata={
-        "coins": ", ".join(ranges),
-        "ranges": "; ".join(f"{c} {s}..{e}" for c, spans in ranges.items() for s, e in spans),
-        "days_requested": days_asked,
-        "days_received": sum(len(r.points) for r in results),
-        "inserted": summary.inserted,
-        "updated": summary.updated,
-        "unchanged": summary.unchanged,
-        "data_calls": sum(r.data_calls for r in results),
-        "api_answers": sum(len(r.answers) for r in results),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "coins": ", ".join(ranges),
+            "ranges": "; ".join(f"{c} {s}..{e}" for c, spans in ranges.items() for s, e in spans),
+            "days_requested": days_asked,
+            "days_received": sum(len(r.points) for r in results),
+            "inserted": summary.inserted,
+            "updated": summary.updated,
+            "unchanged": summary.unchanged,
+            "data_calls": sum(r.data_calls for r in results),
+            "api_answers": sum(len(r.answers) for r in results),
+        }
+    )
 
 
 def _table_result(frame: pd.DataFrame, table: str) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata={
-        "table": table,
-        "dagster/row_count": len(frame),
-        "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "table": table,
+            "dagster/row_count": len(frame),
+            "preview": dg.MetadataValue.md(frame.head(20).to_markdown(index=False)),
+        }
+    )
 
 
-@dg.asset(deps=[prices], pool=DUCKDB_POOL, group_name="price_analysis", kinds={"duckdb"},
-          description="Average price per coin per calendar month (`analysis_monthly_avg_price`).")
+@dg.asset(
+    deps=[prices],
+    pool=DUCKDB_POOL,
+    group_name="price_analysis",
+    kinds={"duckdb"},
+    description="Average price per coin per calendar month (`analysis_monthly_avg_price`).",
+)
 def monthly_avg_price(store: EcoinStore) -> dg.MaterializeResult:
     with store.database().write() as con:
         frame = analysis.rebuild_monthly_average(con)
     return _table_result(frame, "analysis_monthly_avg_price")
 
 
-@dg.asset(deps=[prices], pool=DUCKDB_POOL, group_name="price_analysis", kinds={"duckdb"},
-          description=("Monthly minimum and maximum price per coin (`price_monthly_range`); "
-                       "every write to `prices` also keeps it current."))
+@dg.asset(
+    deps=[prices],
+    pool=DUCKDB_POOL,
+    group_name="price_analysis",
+    kinds={"duckdb"},
+    description=(
+        "Monthly minimum and maximum price per coin (`price_monthly_range`); "
+        "every write to `prices` also keeps it current."
+    ),
+)
 def monthly_price_range(store: EcoinStore) -> dg.MaterializeResult:
     with store.database().write() as con:
         frame = analysis.rebuild_monthly_range(con)
     return _table_result(frame, "price_monthly_range")
 
 
-@dg.asset(deps=[prices], pool=DUCKDB_POOL, group_name="price_analysis", kinds={"duckdb"},
-          description=("Per coin, the average price rise in the days after it fell more than "
-                       "3 days in a row, with its current market cap "
-                       "(`analysis_losing_streak_rebound`)."))
+@dg.asset(
+    deps=[prices],
+    pool=DUCKDB_POOL,
+    group_name="price_analysis",
+    kinds={"duckdb"},
+    description=(
+        "Per coin, the average price rise in the days after it fell more than "
+        "3 days in a row, with its current market cap "
+        "(`analysis_losing_streak_rebound`)."
+    ),
+)
 def losing_streak_rebound(store: EcoinStore) -> dg.MaterializeResult:
     with store.database().write() as con:
         frame = analysis.rebuild_losing_streak_rebound(con)

@@ -1,6 +1,5 @@
 """Asset checks on the `prices` table: no gaps, no duplicates, positive values, freshness."""
 
-
 from datetime import date, timedelta
 
 import dagster as dg
@@ -14,16 +13,19 @@ from ecoin_assets.sources.coingecko import utc_today
 FRESHNESS_DAYS = 1  # the newest point may be yesterday's 00:00 UTC, not older
 
 
-@dg.asset_check(asset=prices, description="Every coin has a row for every day between its "
-                "first and last date.")
+@dg.asset_check(
+    asset=prices, description="Every coin has a row for every day between its first and last date."
+)
 def prices_no_gaps(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:
         found = gaps(con)
     missing = sum((end - start).days + 1 for _, start, end in found)
     return dg.AssetCheckResult(
         passed=not found,
-        metadata={"missing_days": missing,
-                  "gaps": "; ".join(f"{c} {s}..{e}" for c, s, e in found[:20]) or "none"},
+        metadata={
+            "missing_days": missing,
+            "gaps": "; ".join(f"{c} {s}..{e}" for c, s, e in found[:20]) or "none",
+        },
     )
 
 
@@ -36,8 +38,9 @@ def prices_no_duplicates(store: EcoinStore) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=not dupes, metadata={"duplicate_keys": len(dupes)})
 
 
-@dg.asset_check(asset=prices, description="Prices are positive; market caps and volumes are "
-                "not negative.")
+@dg.asset_check(
+    asset=prices, description="Prices are positive; market caps and volumes are not negative."
+)
 def prices_positive(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:
         (bad,) = con.execute("""
@@ -48,16 +51,19 @@ def prices_positive(store: EcoinStore) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=bad == 0, metadata={"bad_rows": bad})
 
 
-def stale_coins(latest: dict[str, date], coins: list[str], today: date,
-                max_age_days: int = FRESHNESS_DAYS) -> dict[str, str]:
+def stale_coins(
+    latest: dict[str, date], coins: list[str], today: date, max_age_days: int = FRESHNESS_DAYS
+) -> dict[str, str]:
     """Coins whose newest row is older than `max_age_days` (or that have none)."""
     limit = today - timedelta(days=max_age_days)
-    return {c: (str(latest[c]) if c in latest else "no rows")
-            for c in coins if c not in latest or latest[c] < limit}
+    return {
+        c: (str(latest[c]) if c in latest else "no rows")
+        for c in coins
+        if c not in latest or latest[c] < limit
+    }
 
 
-@dg.asset_check(asset=prices, description="Every configured coin has yesterday's or today's "
-                "price.")
+@dg.asset_check(asset=prices, description="Every configured coin has yesterday's or today's price.")
 def prices_fresh(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:
         latest = {c.coin_id: c.last_date for c in coverage(con)}

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -49,7 +49,8 @@ def _detect(header: list[str], path: Path) -> _Format:
     cols = {h.strip().lower() for h in header}
     for fmt in _FORMATS:
         needed = {fmt.date_col, fmt.price, fmt.market_cap, fmt.volume} | (
-            {fmt.coin_col} if fmt.coin_col else set())
+            {fmt.coin_col} if fmt.coin_col else set()
+        )
         if needed <= cols:
             return fmt
     raise UserError(
@@ -64,7 +65,7 @@ def _parse_day(raw: str, fmt: _Format) -> date:
     if fmt.name != "coingecko":
         return datetime.strptime(text, "%Y-%m-%d").date()
     stamp = datetime.strptime(text.removesuffix(" UTC"), "%Y-%m-%d %H:%M:%S")
-    day = snapshot_day(int(stamp.replace(tzinfo=timezone.utc).timestamp() * 1000))
+    day = snapshot_day(int(stamp.replace(tzinfo=UTC).timestamp() * 1000))
     if day is None:
         raise ValueError("not within an hour of 00:00 UTC")
     return day
@@ -140,15 +141,35 @@ def export_rows(rows: Iterable[tuple], fmt: str) -> str:
     """Render rows of `EXPORT_COLUMNS` as CSV (the import format) or a JSON list."""
     rows = list(rows)
     if fmt == "json":
-        return json.dumps([
-            {col: (val.isoformat() if isinstance(val, (date, datetime)) else val)
-             for col, val in zip(EXPORT_COLUMNS, row, strict=True)}
-            for row in rows
-        ], indent=1) + "\n"
+        return (
+            json.dumps(
+                [
+                    {
+                        col: (val.isoformat() if isinstance(val, (date, datetime)) else val)
+                        for col, val in zip(EXPORT_COLUMNS, row, strict=True)
+                    }
+                    for row in rows
+                ],
+                indent=1,
+            )
+            + "\n"
+        )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, (date, datetime))
-                         else repr(v) if isinstance(v, float) else v) for v in row])
+        writer.writerow(
+            [
+                ""
+                if v is None
+                else (
+                    v.isoformat()
+                    if isinstance(v, (date, datetime))
+                    else repr(v)
+                    if isinstance(v, float)
+                    else v
+                )
+                for v in row
+            ]
+        )
     return out.getvalue()

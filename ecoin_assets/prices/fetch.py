@@ -10,7 +10,7 @@ from datetime import date, datetime
 from ecoin_assets.config import validate_coin_id
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.store import WriteSummary, points_frame, store_answers, upsert_prices
-from ecoin_assets.sources.coingecko import CoinGeckoClient, FetchResult, utc_today
+from ecoin_assets.sources.coingecko import ApiAnswer, CoinGeckoClient, FetchResult, utc_today
 from ecoin_assets.storage import Database
 
 EARLIEST_DATE = date(2009, 1, 3)  # the first bitcoin block; CoinGecko has nothing before
@@ -55,6 +55,7 @@ def fetch_prices(
     concurrency: int = 3,
     today: date | None = None,
     on_done: Callable[[FetchResult], None] | None = None,
+    on_call: Callable[[ApiAnswer], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every coin (up to `concurrency` at once, paced by the client); fail as a whole."""
     coins = list(dict.fromkeys(validate_coin_id(c) for c in coins))
@@ -62,7 +63,10 @@ def fetch_prices(
         raise UserError("--concurrency must be at least 1")
     results: dict[str, FetchResult] = {}
     with ThreadPoolExecutor(max_workers=min(concurrency, len(coins)) or 1) as pool:
-        futures = {pool.submit(client.daily_prices, c, start, end, today=today): c for c in coins}
+        futures = {
+            pool.submit(client.daily_prices, c, start, end, today=today, on_call=on_call): c
+            for c in coins
+        }
         try:
             for future in as_completed(futures):
                 result = future.result()
@@ -85,13 +89,27 @@ def store_results(db: Database, results: Sequence[FetchResult], source: str) -> 
 
 
 def fetch_and_store(
-    db: Database, client: CoinGeckoClient, coins: Sequence[str], start: date,
-    end: date | None = None, *, concurrency: int = 3, today: date | None = None,
+    db: Database,
+    client: CoinGeckoClient,
+    coins: Sequence[str],
+    start: date,
+    end: date | None = None,
+    *,
+    concurrency: int = 3,
+    today: date | None = None,
     on_done: Callable[[FetchResult], None] | None = None,
+    on_call: Callable[[ApiAnswer], None] | None = None,
 ) -> FetchOutcome:
     start, end = check_range(start, end, today)
-    results = fetch_prices(client, coins, start, end, concurrency=concurrency, today=today,
-                           on_done=on_done)
+    results = fetch_prices(
+        client,
+        coins,
+        start,
+        end,
+        concurrency=concurrency,
+        today=today,
+        on_done=on_done,
+        on_call=on_call,
+    )
     summary = store_results(db, results, source=f"coingecko:{client.host}")
     return FetchOutcome(results, summary)
-

@@ -15,19 +15,25 @@ HISTORY_START = "2019-01-01"
 
 def price_partitions(coins: Iterable[str] | None = None) -> dg.MultiPartitionsDefinition:
     """Coins (static, from `ECOIN_COINS`) × UTC days since 2019-01-01, today included."""
-    return dg.MultiPartitionsDefinition({
-        "coin": dg.StaticPartitionsDefinition(list(coins or load_settings().coins)),
-        "date": dg.DailyPartitionsDefinition(start_date=HISTORY_START, end_offset=1,
-                                             timezone="UTC"),
-    })
+    return dg.MultiPartitionsDefinition(
+        {
+            "coin": dg.StaticPartitionsDefinition(list(coins or load_settings().coins)),
+            "date": dg.DailyPartitionsDefinition(
+                start_date=HISTORY_START, end_offset=1, timezone="UTC"
+            ),
+        }
+    )
 
 
 def coin_ranges(keys: Iterable[str | dg.MultiPartitionKey]) -> dict[str, list[tuple[date, date]]]:
     """Group `coin|date` keys into per-coin runs of consecutive days (sorted)."""
     days: dict[str, set[date]] = defaultdict(set)
     for key in keys:
-        dims = (key.keys_by_dimension if isinstance(key, dg.MultiPartitionKey)
-                else dict(zip(("coin", "date"), str(key).split("|"), strict=True)))
+        dims = (
+            key.keys_by_dimension
+            if isinstance(key, dg.MultiPartitionKey)
+            else dict(zip(("coin", "date"), str(key).split("|"), strict=True))
+        )
         days[dims["coin"]].add(date.fromisoformat(dims["date"]))
     ranges: dict[str, list[tuple[date, date]]] = {}
     for coin, ds in sorted(days.items()):

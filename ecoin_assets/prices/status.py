@@ -36,8 +36,10 @@ class CoinCoverage:
     last_update: datetime
 
     def as_json(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (v.isoformat() if isinstance(v, (date, datetime)) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def coverage(con: duckdb.DuckDBPyConnection, coins: list[str] | None = None) -> list[CoinCoverage]:

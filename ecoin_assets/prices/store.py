@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -33,8 +33,12 @@ class WriteSummary:
         return self.inserted + self.updated
 
     def as_dict(self) -> dict:
-        return {"inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "per_coin": self.per_coin}
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "per_coin": self.per_coin,
+        }
 
 
 def points_frame(points: Iterable[DailyPoint]) -> pd.DataFrame:
@@ -42,23 +46,27 @@ def points_frame(points: Iterable[DailyPoint]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PRICE_COLUMNS)
 
 
-def upsert_prices(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, source: str,
-                  now: datetime | None = None) -> WriteSummary:
+def upsert_prices(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, source: str, now: datetime | None = None
+) -> WriteSummary:
     """Upsert rows with `PRICE_COLUMNS`; return what changed, per coin."""
     summary = WriteSummary()
     if frame.empty:
         return summary
-    now = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
+    now = (now or datetime.now(UTC)).replace(tzinfo=None)
     incoming = frame[PRICE_COLUMNS].copy()
     incoming["date"] = pd.to_datetime(incoming["date"]).dt.date
     incoming["source"] = source
     con.register("incoming_prices", incoming)
     try:
-        existing = dict(con.execute("""
+        existing = dict(
+            con.execute("""
             SELECT i.coin_id, count(*) FROM incoming_prices i
             JOIN prices p USING (coin_id, date) GROUP BY i.coin_id
-        """).fetchall())
-        changed = con.execute("""
+        """).fetchall()
+        )
+        changed = con.execute(
+            """
             INSERT INTO prices
             SELECT coin_id, CAST(date AS DATE), price_usd, market_cap_usd, volume_usd, source, ?
             FROM incoming_prices
@@ -73,7 +81,9 @@ def upsert_prices(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, source: s
                OR prices.volume_usd IS DISTINCT FROM excluded.volume_usd
                OR prices.source IS DISTINCT FROM excluded.source
             RETURNING coin_id, date
-        """, [now]).fetchall()
+        """,
+            [now],
+        ).fetchall()
     finally:
         con.unregister("incoming_prices")
     changed_by_coin: dict[str, int] = {}
@@ -83,27 +93,37 @@ def upsert_prices(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, source: s
         had, moved = existing.get(coin, 0), changed_by_coin.get(coin, 0)
         inserted = n_rows - had
         updated = moved - inserted
-        stats = {"inserted": int(inserted), "updated": int(updated),
-                 "unchanged": int(n_rows - moved)}
+        stats = {
+            "inserted": int(inserted),
+            "updated": int(updated),
+            "unchanged": int(n_rows - moved),
+        }
         summary.per_coin[str(coin)] = stats
         summary.inserted += stats["inserted"]
         summary.updated += stats["updated"]
         summary.unchanged += stats["unchanged"]
     months = incoming.assign(month=pd.to_datetime(incoming["date"]).dt.to_period("M"))
     for coin, group in months.groupby("coin_id"):
-        refresh_monthly_range(con, str(coin), group["month"].min().start_time.date(),
-                              group["month"].max().start_time.date(), now)
+        refresh_monthly_range(
+            con,
+            str(coin),
+            group["month"].min().start_time.date(),
+            group["month"].max().start_time.date(),
+            now,
+        )
     return summary
 
 
-def refresh_monthly_range(con: duckdb.DuckDBPyConnection, coin_id: str, first_month: date,
-                          last_month: date, now: datetime) -> None:
+def refresh_monthly_range(
+    con: duckdb.DuckDBPyConnection, coin_id: str, first_month: date, last_month: date, now: datetime
+) -> None:
     """Recompute `price_monthly_range` for one coin's months in [first_month, last_month]."""
     con.execute(
         "DELETE FROM price_monthly_range WHERE coin_id = ? AND month BETWEEN ? AND ?",
         [coin_id, first_month, last_month],
     )
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO price_monthly_range
         SELECT coin_id, date_trunc('month', date)::DATE AS month,
                min(price_usd), arg_min(date, price_usd),
@@ -112,14 +132,25 @@ def refresh_monthly_range(con: duckdb.DuckDBPyConnection, coin_id: str, first_mo
         FROM prices
         WHERE coin_id = ? AND date_trunc('month', date)::DATE BETWEEN ? AND ?
         GROUP BY ALL
-    """, [now, coin_id, first_month, last_month])
+    """,
+        [now, coin_id, first_month, last_month],
+    )
 
 
 def store_answers(con: duckdb.DuckDBPyConnection, answers: Sequence[ApiAnswer]) -> int:
     """Append API answers, as received, to `raw_coingecko_answers`."""
     rows = [
-        (str(uuid.uuid4()), a.coin_id, a.endpoint, a.url, json.dumps(a.params), a.status,
-         a.error, a.body, a.received_at.replace(tzinfo=None))
+        (
+            str(uuid.uuid4()),
+            a.coin_id,
+            a.endpoint,
+            a.url,
+            json.dumps(a.params),
+            a.status,
+            a.error,
+            a.body,
+            a.received_at.replace(tzinfo=None),
+        )
         for a in answers
     ]
     if rows:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -74,7 +74,7 @@ class FetchResult:
         return sum(1 for a in self.answers if a.status == 200 and a.error is None)
 
 
-class _Malformed(Exception):
+class MalformedAnswerError(Exception):
     pass
 
 
@@ -90,11 +90,11 @@ class _RecordingSession(requests.Session):
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def _midnight_s(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp())
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
 
 
 def plan_window(start: date, end: date, *, earliest: date | None) -> tuple[date, date]:
@@ -123,7 +123,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def snapshot_day(ts_ms: int, tolerance_ms: int = SNAPSHOT_TOLERANCE_MS) -> date | None:
@@ -136,30 +136,35 @@ def snapshot_day(ts_ms: int, tolerance_ms: int = SNAPSHOT_TOLERANCE_MS) -> date 
     nearest = (ts_ms + DAY_MS // 2) // DAY_MS * DAY_MS
     if abs(ts_ms - nearest) > tolerance_ms:
         return None
-    return datetime.fromtimestamp(nearest / 1000, tz=timezone.utc).date()
+    return datetime.fromtimestamp(nearest / 1000, tz=UTC).date()
 
 
-def parse_chart(body: object, coin_id: str, start: date, end: date,
-                now_ms: int | None = None) -> list[DailyPoint]:
+def parse_chart(
+    body: object, coin_id: str, start: date, end: date, now_ms: int | None = None
+) -> list[DailyPoint]:
     """The daily 00:00 UTC points of a market-chart answer that fall in [start, end].
 
     The live point CoinGecko appends when a range reaches the present is dropped; an exact
-    midnight wins over a stand-in snapshot for the same day. Raises `_Malformed` when the
+    midnight wins over a stand-in snapshot for the same day. Raises `MalformedAnswerError` when the
     answer does not have the market-chart shape.
     """
     if not isinstance(body, dict):
-        raise _Malformed(f"expected a JSON object, got {type(body).__name__}")
+        raise MalformedAnswerError(f"expected a JSON object, got {type(body).__name__}")
     series: dict[str, dict[int, float | None]] = {}
     for key in ("prices", "market_caps", "total_volumes"):
         rows = body.get(key)
         if not isinstance(rows, list):
-            raise _Malformed(f"missing list {key!r}")
+            raise MalformedAnswerError(f"missing list {key!r}")
         values: dict[int, float | None] = {}
         for row in rows:
-            if (not isinstance(row, list) or len(row) != 2
-                    or not isinstance(row[0], (int, float)) or isinstance(row[0], bool)
-                    or not (row[1] is None or isinstance(row[1], (int, float)))):
-                raise _Malformed(f"bad {key} entry {row!r:.60}")
+            if (
+                not isinstance(row, list)
+                or len(row) != 2
+                or not isinstance(row[0], (int, float))
+                or isinstance(row[0], bool)
+                or not (row[1] is None or isinstance(row[1], (int, float)))
+            ):
+                raise MalformedAnswerError(f"bad {key} entry {row!r:.60}")
             values[int(row[0])] = None if row[1] is None else float(row[1])
         series[key] = values
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -176,9 +181,13 @@ def parse_chart(body: object, coin_id: str, start: date, end: date,
         if day not in best or offset < abs(best[day][0] - _midnight_s(day) * 1000):
             best[day] = (ts, price)
     return [
-        DailyPoint(coin_id=coin_id, date=day, price_usd=price,
-                   market_cap_usd=_finite(series["market_caps"].get(ts)),
-                   volume_usd=_finite(series["total_volumes"].get(ts)))
+        DailyPoint(
+            coin_id=coin_id,
+            date=day,
+            price_usd=price,
+            market_cap_usd=_finite(series["market_caps"].get(ts)),
+            volume_usd=_finite(series["total_volumes"].get(ts)),
+        )
         for day, (ts, price) in sorted(best.items())
     ]
 
@@ -218,8 +227,12 @@ class CoinGeckoClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs) -> CoinGeckoClient:
-        return cls(settings.coingecko_url, demo_key=settings.coingecko_demo_key,
-                   pro_key=settings.coingecko_pro_key, **kwargs)
+        return cls(
+            settings.coingecko_url,
+            demo_key=settings.coingecko_demo_key,
+            pro_key=settings.coingecko_pro_key,
+            **kwargs,
+        )
 
     @property
     def host(self) -> str:
@@ -250,7 +263,12 @@ class CoinGeckoClient:
         return (today or utc_today()) - timedelta(days=DEMO_HISTORY_DAYS - 1)
 
     def daily_prices(
-        self, coin_id: str, start: date, end: date, *, today: date | None = None,
+        self,
+        coin_id: str,
+        start: date,
+        end: date,
+        *,
+        today: date | None = None,
         on_call: Callable[[ApiAnswer], None] | None = None,
     ) -> FetchResult:
         """Daily 00:00 UTC points of `coin_id` for every date in [start, end] the API has."""
@@ -266,14 +284,20 @@ class CoinGeckoClient:
         cursor = start
         while cursor <= end:
             w_start, w_end = plan_window(cursor, end, earliest=earliest)
-            params = {"vs_currency": "usd", "from": str(_midnight_s(w_start)),
-                      # an hour past midnight: the end day's 00:00 point is inside either way
-                      "to": str(_midnight_s(w_end) + 3600)}
+            params = {
+                "vs_currency": "usd",
+                "from": str(_midnight_s(w_start)),
+                # an hour past midnight: the end day's 00:00 point is inside either way
+                "to": str(_midnight_s(w_end) + 3600),
+            }
             body, answers = self._call(
-                coin_id, "coins/{id}/market_chart/range", params,
+                coin_id,
+                "coins/{id}/market_chart/range",
+                params,
                 lambda api, p=params: api.get_coin_market_chart_range_by_id(
-                    coin_id, "usd", p["from"], p["to"]),
-                validate=lambda b: parse_chart(b, coin_id, cursor, end),
+                    coin_id, "usd", p["from"], p["to"]
+                ),
+                validate=lambda b, c=cursor: parse_chart(b, coin_id, c, end),
             )
             result.answers.extend(answers)
             if on_call:
@@ -291,9 +315,14 @@ class CoinGeckoClient:
         return result
 
     # -- retry loop -------------------------------------------------------------------------
-    def _call(self, coin_id: str | None, endpoint: str, params: dict[str, str],
-              fn: Callable[[CoinGeckoAPI], object],
-              validate: Callable[[object], object] | None = None) -> tuple[object, list[ApiAnswer]]:
+    def _call(
+        self,
+        coin_id: str | None,
+        endpoint: str,
+        params: dict[str, str],
+        fn: Callable[[CoinGeckoAPI], object],
+        validate: Callable[[object], object] | None = None,
+    ) -> tuple[object, list[ApiAnswer]]:
         api = self._api()
         url = self.base_url + endpoint.replace("{id}", coin_id or "")
         answers: list[ApiAnswer] = []
@@ -310,17 +339,23 @@ class CoinGeckoClient:
                 error = "http error"
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error = f"no answer ({type(exc).__name__})"
-            except (ValueError, _Malformed) as exc:
+            except (ValueError, MalformedAnswerError) as exc:
                 # pycoingecko raises ValueError for JSON error bodies and for broken JSON
                 error = f"malformed answer: {str(exc)[:120]}"
             resp = api.session.last_response
             status = resp.status_code if resp is not None else None
-            answers.append(ApiAnswer(
-                coin_id=coin_id, endpoint=endpoint, url=url, params=dict(params),
-                status=status, body=resp.text if resp is not None else "",
-                received_at=datetime.now(timezone.utc),
-                error=None if error is None and status == 200 else (error or f"HTTP {status}"),
-            ))
+            answers.append(
+                ApiAnswer(
+                    coin_id=coin_id,
+                    endpoint=endpoint,
+                    url=url,
+                    params=dict(params),
+                    status=status,
+                    body=resp.text if resp is not None else "",
+                    received_at=datetime.now(UTC),
+                    error=None if error is None and status == 200 else (error or f"HTTP {status}"),
+                )
+            )
             if error is None and status == 200:
                 return body, answers
             self._raise_final(coin_id, status, resp)
@@ -329,7 +364,9 @@ class CoinGeckoClient:
                 break
             wait = None
             if status == 429:
-                wait = retry_after_seconds(resp.headers.get("Retry-After") if resp is not None else None)
+                wait = retry_after_seconds(
+                    resp.headers.get("Retry-After") if resp is not None else None
+                )
                 if wait is not None:
                     self.pacer.pause(wait)
             if wait is None:
@@ -341,8 +378,9 @@ class CoinGeckoClient:
             f"{' for ' + coin_id if coin_id else ''} (last: {last_problem}); try again later"
         )
 
-    def _raise_final(self, coin_id: str | None, status: int | None,
-                     resp: requests.Response | None) -> None:
+    def _raise_final(
+        self, coin_id: str | None, status: int | None, resp: requests.Response | None
+    ) -> None:
         """Raise for answers that no retry can mend."""
         if status is None or status == 200 or status in _RETRYABLE_STATUS:
             return
@@ -362,7 +400,7 @@ class CoinGeckoClient:
                 f"CoinGecko refused the request (HTTP {status}): check COINGECKO_DEMO_API_KEY "
                 "or COINGECKO_PRO_API_KEY"
             )
-        if 500 <= status:
+        if status >= 500:
             return
         raise SourceError(f"CoinGecko answered HTTP {status}: {_error_text(text)}")
 

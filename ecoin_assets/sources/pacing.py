@@ -15,9 +15,14 @@ class CallPacer:
     after a 429 with `Retry-After`, so that concurrent workers do not hammer the server.
     """
 
-    def __init__(self, limit: int, window: float = 60.0, *,
-                 clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        limit: int,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.limit, self.window = limit, window
         self.clock, self.sleep = clock, sleep
         self._calls: deque[float] = deque()

@@ -29,8 +29,9 @@ def _is_lock_error(exc: BaseException) -> bool:
 
 
 class Database:
-    def __init__(self, path: str | Path, *, lock_timeout: float = 300.0,
-                 open_timeout: float = 60.0):
+    def __init__(
+        self, path: str | Path, *, lock_timeout: float = 300.0, open_timeout: float = 60.0
+    ):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self.open_timeout = open_timeout

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.http import HTTPError, SandboxHandler, SandboxServer
@@ -64,7 +64,7 @@ def _number(query: dict[str, str], name: str) -> float:
         dt = datetime.fromisoformat(raw)
     except ValueError:
         raise HTTPError(400, {"error": f"Invalid value for {name}: {raw}"}) from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
 class CoinGeckoSandbox(SandboxServer):
@@ -140,11 +140,18 @@ class CoinGeckoSandbox(SandboxServer):
 
     def _check_plan(self, handler: SandboxHandler, from_ms: int, now_ms: int) -> None:
         if _key(handler, "demo") and from_ms < now_ms - DEMO_HISTORY_DAYS * DAY_MS:
-            raise HTTPError(401, {"error": {"status": {
-                "timestamp": datetime.now(timezone.utc).isoformat(),
-                "error_code": 10012,
-                "error_message": _PLAN_MESSAGE,
-            }}})
+            raise HTTPError(
+                401,
+                {
+                    "error": {
+                        "status": {
+                            "timestamp": datetime.now(UTC).isoformat(),
+                            "error_code": 10012,
+                            "error_message": _PLAN_MESSAGE,
+                        }
+                    }
+                },
+            )
 
     def _range(self, coin: str, from_ms: int, to_ms: int, now_ms: int) -> list[Point]:
         span = to_ms - from_ms
@@ -223,4 +230,3 @@ def _key(handler: SandboxHandler, plan: str | None = None) -> str | None:
         if value:
             return value
     return None
-

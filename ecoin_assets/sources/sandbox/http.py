@@ -29,7 +29,9 @@ class HTTPError(Exception):
 class RateLimiter:
     """At most `limit` calls per `window` seconds per client key."""
 
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.limit, self.window, self.clock = limit, window, clock
         self._calls: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -59,8 +61,13 @@ class SandboxServer(ThreadingHTTPServer, ABC):
     #: name used in logs and in the `stats` answer
     api_name = "sandbox"
 
-    def __init__(self, address: tuple[str, int], rate_limit: int, faults: FaultConfig | None,
-                 quiet: bool = True):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        rate_limit: int,
+        faults: FaultConfig | None,
+        quiet: bool = True,
+    ):
         self.limiter = RateLimiter(rate_limit)
         self.faults = FaultInjector(faults)
         self.quiet = quiet
@@ -69,8 +76,9 @@ class SandboxServer(ThreadingHTTPServer, ABC):
         super().__init__(address, SandboxHandler)
 
     @abstractmethod
-    def route(self, handler: SandboxHandler, path: str, query: dict[str, str]
-              ) -> tuple[int, object, dict[str, str]]:
+    def route(
+        self, handler: SandboxHandler, path: str, query: dict[str, str]
+    ) -> tuple[int, object, dict[str, str]]:
         """Answer one API request: (status, JSON body, headers); raise HTTPError to refuse."""
 
     def endpoint_name(self, path: str) -> str:
@@ -108,8 +116,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
     # -- plumbing ---------------------------------------------------------------------------
-    def send_json(self, status: int, body: object, headers: dict[str, str] | None = None,
-                  raw: bytes | None = None) -> None:
+    def send_json(
+        self,
+        status: int,
+        body: object,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> None:
         payload = raw if raw is not None else json.dumps(body, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -122,7 +135,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith("/_sandbox/"):
             return self._control(path)
@@ -146,7 +159,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self.send_json(200, None, raw=payload[: max(1, len(payload) // 2)])
         self.send_json(status, body, headers)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith("/_sandbox/"):
             return self._control(path)
@@ -176,8 +189,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if name == "stats" and self.command == "GET":
             with self.server._stats_lock:
                 stats = dict(self.server.stats)
-            return self.send_json(200, {"api": self.server.api_name, "calls": stats,
-                                        "faults": self.server.faults.as_dict()})
+            return self.send_json(
+                200,
+                {
+                    "api": self.server.api_name,
+                    "calls": stats,
+                    "faults": self.server.faults.as_dict(),
+                },
+            )
         if name == "faults" and self.command == "POST":
             length = int(self.headers.get("Content-Length") or 0)
             try:

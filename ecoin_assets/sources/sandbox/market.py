@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -59,11 +59,11 @@ def day_index(d: date) -> int:
 
 
 def day_of_ms(ts_ms: int) -> date:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).date()
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).date()
 
 
 def midnight_ms(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,9 @@ class MarketSimulator:
         self.volume = (
             self.market_cap * turnover * rhythm * np.exp(6 * np.abs(returns) + 0.2 * vol_noise)
         )
-        self._daily_vol = np.sqrt(np.maximum(np.diff(log_price, axis=0, prepend=log_price[:1]) ** 2, 1e-6))
+        self._daily_vol = np.sqrt(
+            np.maximum(np.diff(log_price, axis=0, prepend=log_price[:1]) ** 2, 1e-6)
+        )
 
     # -- lookup -----------------------------------------------------------------------------
     @staticmethod
@@ -164,7 +166,7 @@ class MarketSimulator:
         w = pos - lo
         noise = bridge[lo] * (1 - w) + bridge[min(lo + 1, _INTRADAY_STEPS)] * w
         p0, m0, v0 = self._values(j, t)
-        p1, m1, _ = self._values(j, t + 1)
+        p1, _, _ = self._values(j, t + 1)
         scale = float(self._daily_vol[t + 1, j])
         log_p = (1 - frac) * math.log(p0) + frac * math.log(p1) + scale * noise
         price = math.exp(log_p)
@@ -184,7 +186,9 @@ class MarketSimulator:
         if midnight_ms(first) < start:
             first += timedelta(days=1)
         last = day_of_ms(end)
-        points = [self.daily(coin_id, first + timedelta(days=i)) for i in range((last - first).days + 1)]
+        points = [
+            self.daily(coin_id, first + timedelta(days=i)) for i in range((last - first).days + 1)
+        ]
         if to_ms >= now_ms and (not points or points[-1].ts_ms < now_ms):
             points.append(self.at(coin_id, now_ms))
         return points
@@ -197,7 +201,9 @@ class MarketSimulator:
         end = min(to_ms, now_ms)
         if end < start:
             return []
-        first = (start - _INTRADAY_OFFSET_MS + step_ms - 1) // step_ms * step_ms + _INTRADAY_OFFSET_MS
+        first = (
+            start - _INTRADAY_OFFSET_MS + step_ms - 1
+        ) // step_ms * step_ms + _INTRADAY_OFFSET_MS
         points = [self.at(coin_id, ts) for ts in range(first, end + 1, step_ms)]
         if to_ms >= now_ms and (not points or points[-1].ts_ms < now_ms):
             points.append(self.at(coin_id, now_ms))

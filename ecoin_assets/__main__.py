@@ -1,0 +1,3 @@
+from ecoin_assets.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""`ecoin demo`: the whole system on the embedded sandbox, one command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from datetime import timedelta
+
+import click
+import requests
+
+from ecoin_assets.cli.common import database, settings
+from ecoin_assets.config import SANDBOX_COINGECKO_PORT, SANDBOX_HOST
+from ecoin_assets.dagster_home import ensure_dagster_home
+from ecoin_assets.errors import UserError
+from ecoin_assets.prices.fetch import fetch_and_store, parse_date
+from ecoin_assets.processes import port_is_free, start, stop, wait_until
+from ecoin_assets.sources.coingecko import CoinGeckoClient, utc_today
+
+WORKSPACE_YAML = """\
+load_from:
+  - python_module:
+      module_name: ecoin_assets.definitions
+      location_name: ecoin
+"""
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url.rstrip("/") + "/ping", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def _say(text: str) -> None:
+    click.echo(f"[demo] {text}", err=True)
+
+
+@click.command()
+@click.option(
+    "--start",
+    "start_text",
+    default="2019-01-01",
+    show_default=True,
+    metavar="YYYY-MM-DD",
+    help="First day of price history to collect.",
+)
+@click.option(
+    "--dagster-days",
+    default=90,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Days of price partitions materialized through Dagster (one run per coin); "
+    "older history is fetched by the CLI path.",
+)
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option(
+    "--serve/--no-serve",
+    default=True,
+    show_default=True,
+    help="Keep the sandbox and the Dagster UI running until Ctrl-C.",
+)
+def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
+    """Run the system on the sandbox: backfill prices, run the analyses, open the UI.
+
+    Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
+    DuckDB, materializes the `prices` partitions of the last --dagster-days days and the SQL
+    analyses in Dagster (checks included), then serves `dagster dev` on 127.0.0.1:PORT.
+    """
+    cfg = settings()
+    start_day = parse_date(start_text, "--start")
+    today = utc_today()
+    if start_day > today:
+        raise UserError(f"--start {start_day} is in the future")
+    if serve and not port_is_free("127.0.0.1", port):
+        raise UserError(f"port {port} is busy (is another Dagster UI running?); pass --port")
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(ensure_dagster_home(cfg))
+    env["ECOIN_HOME"] = str(cfg.home)
+    logs = cfg.home / "logs"
+    procs = []
+
+    def shutdown(*_: object) -> None:
+        for proc in reversed(procs):
+            stop(proc)
+
+    try:
+        if cfg.mode == "sandbox" and not os.environ.get("COINGECKO_API_URL"):
+            if _answers(cfg.coingecko_url):
+                _say(f"using the sandbox already running at {cfg.coingecko_url}")
+            elif not port_is_free(SANDBOX_HOST, SANDBOX_COINGECKO_PORT):
+                raise UserError(
+                    f"port {SANDBOX_COINGECKO_PORT} is busy and does not answer "
+                    "like the sandbox; free it or set COINGECKO_API_URL"
+                )
+            else:
+                log = logs / "sandbox.log"
+                procs.append(
+                    start([sys.executable, "-m", "ecoin_assets", "sandbox", "serve"], log, env)
+                )
+                wait_until(lambda: _answers(cfg.coingecko_url), "the sandbox", procs[-1], log)
+                _say(f"sandbox up at {cfg.coingecko_url} (log: {log})")
+
+        coins = list(cfg.coins)
+        _say(f"fetching {', '.join(coins)} {start_day}..{today} into {cfg.db_path}")
+        outcome = fetch_and_store(
+            database(),
+            CoinGeckoClient.from_settings(cfg),
+            coins,
+            start_day,
+            today,
+            on_done=lambda r: _say(
+                f"  {r.coin_id}: {len(r.points)} days, {r.data_calls} data call(s)"
+            ),
+        )
+        s = outcome.summary
+        _say(f"stored: {s.inserted} new, {s.updated} updated, {s.unchanged} unchanged")
+
+        os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+        import dagster as dg
+
+        from ecoin_assets.definitions import defs
+        from ecoin_assets.prices.backfill import backfill_prices, materialize_analyses
+
+        first = max(start_day, today - timedelta(days=dagster_days - 1))
+        _say(f"materializing prices {first}..{today} in Dagster (one run per coin)")
+        with dg.DagsterInstance.get() as instance:
+            for coin, result in zip(
+                coins, backfill_prices(defs, instance, coins, first, today), strict=True
+            ):
+                checks = result.get_asset_check_evaluations()
+                passed = sum(c.passed for c in checks)
+                _say(
+                    f"  {coin}: {'ok' if result.success else 'FAILED'}, "
+                    f"checks {passed}/{len(checks)} passed"
+                )
+                if not result.success:
+                    raise UserError(f"the Dagster run for {coin} failed; see the Dagster UI")
+            analyses = materialize_analyses(defs, instance)
+            if not analyses.success:
+                raise UserError("the SQL analysis run failed; see the Dagster UI")
+            _say("SQL analyses materialized")
+        if not serve:
+            return
+        workspace = cfg.dagster_home / "workspace.yaml"
+        workspace.write_text(WORKSPACE_YAML)
+        log = logs / "dagster.log"
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "dagster",
+                    "dev",
+                    "-w",
+                    str(workspace),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                log,
+                env,
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers_http(url), "dagster dev", procs[-1], log, timeout=120)
+        _say(f"Dagster UI: {url}  (log: {log}); Ctrl-C to stop")
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        while not stopped.wait(1.0):
+            if any(p.poll() is not None for p in procs):
+                raise UserError(f"a demo process exited; see the logs in {logs}")
+    finally:
+        shutdown()
+
+
+def _answers_http(url: str) -> bool:
+    try:
+        return requests.get(url + "/server_info", timeout=2).ok
+    except requests.RequestException:
+        return False

@@ -1,0 +1,53 @@
+"""`ecoin status`: what is stored."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.prices.status import coverage
+
+
+@click.command()
+@json_option
+def status(as_json: bool) -> None:
+    """Show what is stored: per coin first and last date, rows, missing days, last update."""
+    cfg = settings()
+    db = database()
+    with db.read() as con:
+        coins = coverage(con)
+        (answers,) = con.execute("SELECT count(*) FROM raw_coingecko_answers").fetchone()
+    if as_json:
+        print_json(
+            {
+                "home": str(cfg.home),
+                "database": str(cfg.db_path),
+                "mode": cfg.mode,
+                "coins": [c.as_json() for c in coins],
+                "raw_coingecko_answers": answers,
+            }
+        )
+        return
+    console = Console()
+    console.print(f"database: {cfg.db_path}  (mode: {cfg.mode})", highlight=False)
+    if not coins:
+        console.print(
+            "no prices stored yet: run 'ecoin prices fetch --coin bitcoin "
+            "--start 2024-01-01 --end 2024-12-31'",
+            highlight=False,
+        )
+        return
+    table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)")
+    for c in coins:
+        table.add_row(
+            c.coin_id,
+            str(c.first_date),
+            str(c.last_date),
+            str(c.rows),
+            str(c.missing_days),
+            c.last_update.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+    console.print(f"{answers} raw CoinGecko answers kept", highlight=False)
