@@ -25,10 +25,12 @@ class CoinGeckoResource(dg.ConfigurableResource):
 
     calls_per_minute: int = 30
     max_attempts: int = 8
+    backoff_seconds: float = 1.0
 
     def client(self) -> CoinGeckoClient:
         return CoinGeckoClient.from_settings(
             load_settings(),
             calls_per_minute=self.calls_per_minute,
             max_attempts=self.max_attempts,
+            backoff=self.backoff_seconds,
         )

@@ -22,6 +22,10 @@ def prices() -> None:
     """Collect, import and export daily prices (the `prices` table)."""
 
 
+def _days(n: int) -> str:
+    return f"{n} day{'' if n == 1 else 's'}"
+
+
 def _summary_line(summary) -> str:
     return f"{summary.inserted} new, {summary.updated} updated, {summary.unchanged} unchanged"
 
@@ -69,6 +73,7 @@ def fetch(
             TextColumn("{task.fields[note]}"),
             TimeElapsedColumn(),
             console=console,
+            transient=True,
         )
         tasks = {c: progress.add_task(c, total=days, note="waiting") for c in coin_ids}
 
@@ -81,7 +86,7 @@ def fetch(
             progress.update(
                 tasks[result.coin_id],
                 completed=days,
-                note=f"{len(result.points)} days, {result.data_calls} call(s)",
+                note=f"{_days(len(result.points))}, {result.data_calls} call(s)",
             )
 
         with progress:
@@ -96,17 +101,8 @@ def fetch(
                 on_call=on_call,
             )
     else:
-
-        def on_done(result: FetchResult) -> None:
-            if not as_json:
-                console.print(
-                    f"{result.coin_id}: {len(result.points)} days from "
-                    f"{result.data_calls} data call(s)",
-                    highlight=False,
-                )
-
         outcome = fetch_and_store(
-            database(), client, coin_ids, first, last, concurrency=concurrency, on_done=on_done
+            database(), client, coin_ids, first, last, concurrency=concurrency
         )
     if as_json:
         print_json(
@@ -125,6 +121,8 @@ def fetch(
             }
         )
     else:
+        for r in outcome.results:
+            click.echo(f"{r.coin_id}: {_days(len(r.points))} from {r.data_calls} data call(s)")
         rows = sum(len(r.points) for r in outcome.results)
         click.echo(
             f"stored {rows} daily prices for {len(coin_ids)} coin(s) {first}..{last}: "

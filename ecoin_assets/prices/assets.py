@@ -1,5 +1,7 @@
 """Dagster assets of the price domain: the partitioned `prices` table and the SQL analyses."""
 
+import warnings
+
 import dagster as dg
 import pandas as pd
 
@@ -9,6 +11,10 @@ from ecoin_assets.prices.partitions import coin_ranges, price_partitions
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore
 
 DUCKDB_POOL = "duckdb"  # one DuckDB writer at a time (limit set in dagster.yaml)
+
+
+# `backfill_policy` is marked beta in Dagster 1.13; single-run backfills are what we need.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 @dg.asset(

@@ -6,6 +6,8 @@ import dagster as dg
 
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+# Runs log to the instance (the UI shows everything); the terminal gets warnings only.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def backfill_prices(
@@ -33,5 +35,5 @@ def materialize_analyses(
     defs: dg.Definitions, instance: dg.DagsterInstance
 ) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("price_analysis_job").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, run_config=QUIET, raise_on_error=False
     )

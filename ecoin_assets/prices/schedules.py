@@ -25,6 +25,7 @@ def daily_prices_schedule(context: dg.ScheduleEvaluationContext):
 
 
 daily_analysis_schedule = dg.ScheduleDefinition(
+    name="daily_analysis_schedule",
     job=analysis_job,
     cron_schedule="45 0 * * *",
     execution_timezone="UTC",
