@@ -117,7 +117,7 @@ def rebuild_monthly_range(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     bounds = con.execute(
         "SELECT coin_id, min(date), max(date) FROM prices GROUP BY coin_id"
     ).fetchall()
-    con.execute("DELETE FROM price_monthly_range WHERE coin_id NOT IN (SELECT coin_id FROM prices)")
+    con.execute("DELETE FROM price_monthly_range")
     for coin, first, last in bounds:
         refresh_monthly_range(con, coin, first.replace(day=1), last.replace(day=1), now)
     return monthly_range(con)

@@ -126,8 +126,8 @@ def refresh_monthly_range(
         """
         INSERT INTO price_monthly_range
         SELECT coin_id, date_trunc('month', date)::DATE AS month,
-               min(price_usd), arg_min(date, price_usd),
-               max(price_usd), arg_max(date, price_usd),
+               min(price_usd), first(date ORDER BY price_usd, date),
+               max(price_usd), first(date ORDER BY price_usd DESC, date),
                count(*), ?
         FROM prices
         WHERE coin_id = ? AND date_trunc('month', date)::DATE BETWEEN ? AND ?

@@ -1,0 +1,563 @@
+"""DuckDB storage: schema, transactions, idempotent upserts, the monthly range table, answers
+and the cross-process single-writer rules (ecoin_assets/storage, ecoin_assets/prices/store.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ecoin_assets.errors import UserError
+from ecoin_assets.prices.store import (
+    PRICE_COLUMNS,
+    WriteSummary,
+    points_frame,
+    store_answers,
+    upsert_prices,
+)
+from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
+from ecoin_assets.storage import Database
+from ecoin_assets.storage.schema import TABLES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+T1 = datetime(2024, 3, 1, 12, 0, 0)
+T2 = datetime(2024, 3, 2, 12, 0, 0)
+T3 = datetime(2024, 3, 3, 12, 0, 0)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "ecoin.duckdb", lock_timeout=30, open_timeout=30)
+
+
+def frame(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=PRICE_COLUMNS)
+
+
+def prices_of(db: Database) -> list[tuple]:
+    return db.query("SELECT * FROM prices ORDER BY coin_id, date")
+
+
+def ranges_of(db: Database) -> list[tuple]:
+    return db.query(
+        "SELECT coin_id, month, min_price_usd, min_date, max_price_usd, max_date, days "
+        "FROM price_monthly_range ORDER BY coin_id, month"
+    )
+
+
+def upsert(db: Database, rows: list[tuple], source: str = "test", now: datetime = T1):
+    with db.write() as con:
+        return upsert_prices(con, frame(rows), source, now=now)
+
+
+BTC_JAN = [
+    ("bitcoin", date(2024, 1, 1), 100.0, 1000.0, 10.0),
+    ("bitcoin", date(2024, 1, 2), 110.0, 1100.0, 11.0),
+    ("bitcoin", date(2024, 1, 3), 90.0, None, 12.0),
+    ("bitcoin", date(2024, 1, 4), 95.0, 950.0, None),
+]
+
+
+# --- schema and transactions -------------------------------------------------------------
+
+
+def test_schema_created_on_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "ecoin.duckdb"
+    db = Database(path)
+    assert not path.exists()
+    with db.write():
+        pass
+    assert path.exists()
+    tables = {r[0] for r in db.query("SELECT table_name FROM information_schema.tables")}
+    assert tables == set(TABLES)
+    columns = db.query(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'prices' ORDER BY ordinal_position"
+    )
+    assert columns == [
+        ("coin_id", "VARCHAR", "NO"),
+        ("date", "DATE", "NO"),
+        ("price_usd", "DOUBLE", "NO"),
+        ("market_cap_usd", "DOUBLE", "YES"),
+        ("volume_usd", "DOUBLE", "YES"),
+        ("source", "VARCHAR", "NO"),
+        ("ingested_at", "TIMESTAMP", "NO"),
+    ]
+    # Tables start empty, and applying the schema again (every write does) changes nothing.
+    with db.write():
+        pass
+    for table in TABLES:
+        assert db.query(f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+def test_read_on_missing_file_creates_database_with_schema(db: Database) -> None:
+    assert not db.path.exists()
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM prices").fetchall() == [(0,)]
+    assert db.path.exists()
+
+
+def test_read_connection_is_read_only(db: Database) -> None:
+    upsert(db, BTC_JAN)
+    with db.read() as con, pytest.raises(duckdb.Error):
+        con.execute("DELETE FROM prices")
+    assert len(prices_of(db)) == 4
+
+
+def test_primary_key_on_coin_and_date(db: Database) -> None:
+    upsert(db, BTC_JAN)
+    with pytest.raises(duckdb.ConstraintException), db.write() as con:
+        con.execute(
+            "INSERT INTO prices VALUES ('bitcoin', DATE '2024-01-01', 1, NULL, NULL, 'x', ?)",
+            [T2],
+        )
+    assert prices_of(db)[0][2] == 100.0
+
+
+def test_failing_write_rolls_back_completely(db: Database) -> None:
+    upsert(db, BTC_JAN, now=T1)
+    with db.write() as con:
+        store_answers(con, [_answer("bitcoin")])
+    before = (prices_of(db), ranges_of(db), db.query("SELECT * FROM raw_coingecko_answers"))
+
+    with pytest.raises(RuntimeError, match="boom"), db.write() as con:
+        summary = upsert_prices(
+            con,
+            frame(
+                [
+                    ("bitcoin", date(2024, 1, 1), 1.0, 1.0, 1.0),  # update
+                    ("bitcoin", date(2024, 1, 5), 2.0, 2.0, 2.0),  # insert
+                    ("ethereum", date(2024, 2, 1), 3.0, None, None),  # new coin
+                ]
+            ),
+            "test",
+            now=T2,
+        )
+        assert summary.changed == 3
+        store_answers(con, [_answer("ethereum")])
+        con.execute("DELETE FROM prices WHERE date = DATE '2024-01-02'")
+        # Inside the transaction the changes are visible ...
+        assert con.execute("SELECT count(*) FROM prices").fetchall() == [(5,)]
+        raise RuntimeError("boom")
+
+    # ... and after the error none of them is.
+    after = (prices_of(db), ranges_of(db), db.query("SELECT * FROM raw_coingecko_answers"))
+    assert after == before
+    # The file lock was released: the next write does not wait.
+    quick = Database(db.path, lock_timeout=1)
+    with quick.write() as con:
+        con.execute("SELECT 1")
+
+
+def test_failing_write_keeps_a_new_database_empty(db: Database) -> None:
+    with pytest.raises(ValueError), db.write() as con:
+        upsert_prices(con, frame(BTC_JAN), "test", now=T1)
+        raise ValueError("fail")
+    assert prices_of(db) == []
+    assert ranges_of(db) == []
+
+
+# --- upserts -------------------------------------------------------------------------------
+
+
+def test_upsert_inserts_rows_with_source_and_ingested_at(db: Database) -> None:
+    summary = upsert(db, BTC_JAN, source="csv:x.csv", now=datetime(2024, 3, 1, 12, tzinfo=UTC))
+    assert (summary.inserted, summary.updated, summary.unchanged) == (4, 0, 0)
+    assert prices_of(db) == [(*row, "csv:x.csv", T1) for row in BTC_JAN]
+
+
+def test_upsert_same_data_twice_is_a_no_op(db: Database) -> None:
+    first = upsert(db, BTC_JAN, now=T1)
+    assert first.as_dict() == {
+        "inserted": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "per_coin": {"bitcoin": {"inserted": 4, "updated": 0, "unchanged": 0}},
+    }
+    prices_before, ranges_before = prices_of(db), ranges_of(db)
+
+    second = upsert(db, BTC_JAN, now=T2)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, 4)
+    assert second.changed == 0
+    assert second.per_coin == {"bitcoin": {"inserted": 0, "updated": 0, "unchanged": 4}}
+    # Identical contents, `ingested_at` included (still T1, not T2).
+    assert prices_of(db) == prices_before
+    assert {r[-1] for r in prices_of(db)} == {T1}
+    assert ranges_of(db) == ranges_before
+
+
+def test_upsert_accepts_timestamps_and_strings_for_dates(db: Database) -> None:
+    upsert(db, BTC_JAN, now=T1)
+    again = [(c, pd.Timestamp(d), p, m, v) for c, d, p, m, v in BTC_JAN[:2]] + [
+        (c, d.isoformat(), p, m, v) for c, d, p, m, v in BTC_JAN[2:]
+    ]
+    summary = upsert(db, again, now=T2)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 0, 4)
+
+
+def test_upsert_counts_changed_values_as_updated(db: Database) -> None:
+    upsert(db, BTC_JAN, now=T1)
+    changed = [
+        ("bitcoin", date(2024, 1, 1), 101.0, 1000.0, 10.0),  # price changed
+        ("bitcoin", date(2024, 1, 2), 110.0, None, 11.0),  # market cap -> NULL
+        ("bitcoin", date(2024, 1, 3), 90.0, 900.0, 12.0),  # market cap NULL -> value
+        ("bitcoin", date(2024, 1, 4), 95.0, 950.0, None),  # unchanged (NULL volume both)
+        ("bitcoin", date(2024, 1, 5), 96.0, 960.0, 9.0),  # new
+    ]
+    summary = upsert(db, changed, now=T2)
+    assert summary.as_dict() == {
+        "inserted": 1,
+        "updated": 3,
+        "unchanged": 1,
+        "per_coin": {"bitcoin": {"inserted": 1, "updated": 3, "unchanged": 1}},
+    }
+    assert summary.changed == 4
+    rows = prices_of(db)
+    assert [r[:5] for r in rows] == changed
+    assert [r[6] for r in rows] == [T2, T2, T2, T1, T2]
+
+
+def test_upsert_counts_a_new_source_as_updated(db: Database) -> None:
+    upsert(db, BTC_JAN, source="coingecko:a", now=T1)
+    summary = upsert(db, BTC_JAN[:1], source="csv:b.csv", now=T2)
+    assert (summary.inserted, summary.updated, summary.unchanged) == (0, 1, 0)
+    assert prices_of(db)[0][5:] == ("csv:b.csv", T2)
+    assert prices_of(db)[1][5:] == ("coingecko:a", T1)
+
+
+def test_upsert_per_coin_stats(db: Database) -> None:
+    upsert(
+        db,
+        [
+            ("ethereum", date(2024, 1, 1), 10.0, None, None),
+            ("ethereum", date(2024, 1, 2), 11.0, None, None),
+            ("ethereum", date(2024, 1, 3), 12.0, None, None),
+            ("solana", date(2024, 1, 1), 1.0, None, None),
+        ],
+        now=T1,
+    )
+    summary = upsert(
+        db,
+        [
+            *BTC_JAN[:3],  # bitcoin: 3 new
+            ("ethereum", date(2024, 1, 1), 10.0, None, None),  # unchanged
+            ("ethereum", date(2024, 1, 2), 11.5, None, None),  # updated
+            ("ethereum", date(2024, 1, 3), 12.0, None, None),  # unchanged
+            ("ethereum", date(2024, 1, 4), 13.0, None, None),  # new
+        ],
+        now=T2,
+    )
+    assert summary.per_coin == {
+        "bitcoin": {"inserted": 3, "updated": 0, "unchanged": 0},
+        "ethereum": {"inserted": 1, "updated": 1, "unchanged": 2},
+    }
+    assert (summary.inserted, summary.updated, summary.unchanged) == (4, 1, 2)
+    assert summary.changed == 5
+    assert db.query("SELECT count(*) FROM prices WHERE coin_id = 'solana'") == [(1,)]
+
+
+def test_upsert_empty_frame_writes_nothing(db: Database) -> None:
+    with db.write() as con:
+        summary = upsert_prices(con, frame([]), "test")
+    assert summary == WriteSummary()
+    assert summary.as_dict() == {"inserted": 0, "updated": 0, "unchanged": 0, "per_coin": {}}
+    assert prices_of(db) == []
+    assert ranges_of(db) == []
+
+
+def test_points_frame_round_trip(db: Database) -> None:
+    points = [DailyPoint(*row) for row in BTC_JAN]
+    f = points_frame(points)
+    assert list(f.columns) == PRICE_COLUMNS
+    with db.write() as con:
+        summary = upsert_prices(con, f, "coingecko:test", now=T1)
+    assert summary.inserted == 4
+    assert [r[:5] for r in prices_of(db)] == BTC_JAN
+
+
+# --- price_monthly_range -------------------------------------------------------------------
+
+
+def test_monthly_range_written_by_upsert(db: Database) -> None:
+    upsert(
+        db,
+        [
+            *BTC_JAN,
+            ("bitcoin", date(2024, 2, 1), 200.0, None, None),
+            ("bitcoin", date(2024, 2, 29), 150.0, None, None),
+            ("ethereum", date(2024, 1, 31), 5.0, None, None),
+        ],
+        now=T1,
+    )
+    assert ranges_of(db) == [
+        ("bitcoin", date(2024, 1, 1), 90.0, date(2024, 1, 3), 110.0, date(2024, 1, 2), 4),
+        ("bitcoin", date(2024, 2, 1), 150.0, date(2024, 2, 29), 200.0, date(2024, 2, 1), 2),
+        ("ethereum", date(2024, 1, 1), 5.0, date(2024, 1, 31), 5.0, date(2024, 1, 31), 1),
+    ]
+    assert db.query("SELECT DISTINCT updated_at FROM price_monthly_range") == [(T1,)]
+
+
+def test_monthly_range_follows_updates_that_lower_a_price(db: Database) -> None:
+    upsert(db, [*BTC_JAN, ("bitcoin", date(2024, 2, 1), 200.0, None, None)], now=T1)
+    # Lower the January maximum (110 on the 2nd) below everything else: both ends move.
+    summary = upsert(db, [("bitcoin", date(2024, 1, 2), 80.0, 1100.0, 11.0)], now=T2)
+    assert summary.updated == 1
+    assert ranges_of(db) == [
+        ("bitcoin", date(2024, 1, 1), 80.0, date(2024, 1, 2), 100.0, date(2024, 1, 1), 4),
+        ("bitcoin", date(2024, 2, 1), 200.0, date(2024, 2, 1), 200.0, date(2024, 2, 1), 1),
+    ]
+    # Only the touched month was recomputed.
+    assert db.query("SELECT month, updated_at FROM price_monthly_range ORDER BY month") == [
+        (date(2024, 1, 1), T2),
+        (date(2024, 2, 1), T1),
+    ]
+
+
+def test_monthly_range_follows_new_days_and_other_coins_are_untouched(db: Database) -> None:
+    upsert(db, [*BTC_JAN, ("ethereum", date(2024, 1, 1), 5.0, None, None)], now=T1)
+    upsert(
+        db,
+        [
+            ("bitcoin", date(2024, 1, 20), 300.0, None, None),
+            ("bitcoin", date(2024, 3, 10), 50.0, None, None),
+        ],
+        now=T2,
+    )
+    assert ranges_of(db) == [
+        ("bitcoin", date(2024, 1, 1), 90.0, date(2024, 1, 3), 300.0, date(2024, 1, 20), 5),
+        ("bitcoin", date(2024, 3, 1), 50.0, date(2024, 3, 10), 50.0, date(2024, 3, 10), 1),
+        ("ethereum", date(2024, 1, 1), 5.0, date(2024, 1, 1), 5.0, date(2024, 1, 1), 1),
+    ]
+    assert db.query("SELECT updated_at FROM price_monthly_range WHERE coin_id = 'ethereum'") == [
+        (T1,)
+    ]
+
+
+def test_monthly_range_matches_a_full_recomputation(db: Database) -> None:
+    rows = [
+        ("bitcoin", date(2023, 12, 1) + pd.Timedelta(days=i).to_pytimedelta(), p, None, None)
+        for i, p in enumerate([5.0, 3.0, 8.0, 1.0, 9.0, 2.0, 7.0] * 12)
+    ]
+    upsert(db, rows[:40], now=T1)
+    upsert(db, rows[30:], now=T2)
+    upsert(db, [(c, d, p * 1.5, m, v) for c, d, p, m, v in rows[20:50]], now=T3)
+    by_month: dict[date, list[tuple[date, float]]] = {}
+    for d, p in db.query("SELECT date, price_usd FROM prices ORDER BY date"):
+        by_month.setdefault(d.replace(day=1), []).append((d, p))
+    expected = []  # ties resolve to the earliest date
+    for month, days in sorted(by_month.items()):
+        low = min(p for _, p in days)
+        high = max(p for _, p in days)
+        expected.append(
+            (
+                "bitcoin",
+                month,
+                low,
+                min(d for d, p in days if p == low),
+                high,
+                min(d for d, p in days if p == high),
+                len(days),
+            )
+        )
+    assert ranges_of(db) == expected
+    assert [r[1] for r in expected] == [date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1)]
+
+
+# --- raw answers ---------------------------------------------------------------------------
+
+
+def _answer(coin: str | None, **kw) -> ApiAnswer:
+    base = {
+        "coin_id": coin,
+        "endpoint": "coins/{id}/market_chart/range",
+        "url": f"http://127.0.0.1:8701/api/v3/coins/{coin}/market_chart/range",
+        "params": {"vs_currency": "usd", "from": "1704067200", "to": "1706745600"},
+        "status": 200,
+        "body": '{"prices": [[1704067200000, 42000.5]]}',
+        "received_at": datetime(2024, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
+    }
+    base.update(kw)
+    return ApiAnswer(**base)
+
+
+def test_store_answers_round_trip(db: Database) -> None:
+    answers = [
+        _answer("bitcoin"),
+        _answer(
+            None,
+            endpoint="ping",
+            url="http://127.0.0.1:8701/api/v3/ping",
+            params={},
+            status=None,
+            body="",
+            error="connection reset by peer",
+        ),
+        _answer("ethereum", status=429, body='{"error": "rate limited \\u00e9"}'),
+    ]
+    with db.write() as con:
+        assert store_answers(con, answers) == 3
+    rows = db.query(
+        "SELECT answer_id, coin_id, endpoint, url, params, status, error, body, received_at "
+        "FROM raw_coingecko_answers"
+    )
+    assert len(rows) == 3
+    ids = [r[0] for r in rows]
+    assert len(set(ids)) == 3
+    for answer_id in ids:
+        uuid.UUID(answer_id)
+    by_url_status = {(r[3], r[5]): r for r in rows}
+    for a in answers:
+        row = by_url_status[(a.url, a.status)]
+        assert row[1:4] == (a.coin_id, a.endpoint, a.url)
+        assert json.loads(row[4]) == a.params
+        assert row[5:8] == (a.status, a.error, a.body)
+        assert row[8] == a.received_at.replace(tzinfo=None)
+
+
+def test_store_answers_appends_and_empty_is_zero(db: Database) -> None:
+    with db.write() as con:
+        assert store_answers(con, []) == 0
+        assert store_answers(con, [_answer("bitcoin")]) == 1
+    with db.write() as con:
+        assert store_answers(con, [_answer("bitcoin")]) == 1
+    assert db.query("SELECT count(*) FROM raw_coingecko_answers") == [(2,)]
+
+
+# --- other processes -----------------------------------------------------------------------
+
+_HOLDER = """
+import sys, time
+from datetime import datetime
+from ecoin_assets.storage import Database
+
+path, hold = sys.argv[1], sys.argv[2]
+with Database(path).write() as con:
+    con.execute(
+        "INSERT INTO prices VALUES ('holder', DATE '2024-01-01', 1.0, NULL, NULL, 'proc', ?)",
+        [datetime(2024, 1, 1)],
+    )
+    print("ready", flush=True)
+    if hold == "stdin":
+        sys.stdin.readline()
+    else:
+        time.sleep(float(hold))
+print("done", flush=True)
+"""
+
+
+@contextmanager
+def writer_in_other_process(path: Path, hold: str) -> Iterator[subprocess.Popen]:
+    """Another process that holds a write transaction (lock + open file) on `path`.
+
+    `hold` is seconds to sleep, or "stdin" to hold until a line is written to its stdin.
+    Yields once the transaction is open.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_HOLDER), str(path), hold],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"holder process did not start: {line!r} {err}")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            try:
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            except OSError:
+                pass
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        assert proc.returncode == 0, err
+        assert out.strip() == "done"
+
+
+def _create(db: Database) -> None:
+    upsert(db, BTC_JAN, now=T1)
+
+
+@pytest.mark.slow
+def test_read_waits_for_a_writer_in_another_process(db: Database) -> None:
+    _create(db)
+    with writer_in_other_process(db.path, "1.0"):
+        started = time.monotonic()
+        # A plain read-only open fails while the other process holds the file ...
+        with pytest.raises(duckdb.Error, match=r"(?i)lock"):
+            duckdb.connect(str(db.path), read_only=True)
+        # ... but Database.read() retries and sees the other process's committed row.
+        with db.read() as con:
+            count = con.execute("SELECT count(*) FROM prices WHERE coin_id = 'holder'").fetchall()
+        waited = time.monotonic() - started
+    assert count == [(1,)]
+    assert waited >= 0.5
+    assert len(prices_of(db)) == 5
+
+
+@pytest.mark.slow
+def test_second_writer_queues_on_the_file_lock(db: Database) -> None:
+    _create(db)
+    with writer_in_other_process(db.path, "1.0"):
+        started = time.monotonic()
+        with db.write() as con:
+            waited = time.monotonic() - started
+            # The other process has committed by the time this transaction begins.
+            seen = con.execute("SELECT count(*) FROM prices WHERE coin_id = 'holder'").fetchall()
+            summary = upsert_prices(
+                con, frame([("ethereum", date(2024, 1, 1), 5.0, None, None)]), "test", now=T2
+            )
+    assert waited >= 0.5
+    assert seen == [(1,)]
+    assert summary.inserted == 1
+    assert {r[0] for r in prices_of(db)} == {"bitcoin", "ethereum", "holder"}
+
+
+@pytest.mark.slow
+def test_busy_bounds_give_user_errors_not_lock_errors(db: Database) -> None:
+    _create(db)
+    impatient = Database(db.path, lock_timeout=0.2, open_timeout=0.2)
+    with writer_in_other_process(db.path, "stdin"):
+        with (
+            pytest.raises(UserError, match="another ecoin process has been writing"),
+            impatient.write(),
+        ):
+            pass
+        with pytest.raises(UserError, match="stayed busy"), impatient.read():
+            pass
+    # Once the other process has finished, both work.
+    with impatient.write() as con:
+        con.execute("SELECT 1")
+    assert len(impatient.query("SELECT * FROM prices")) == 5
+
+
+def test_other_open_errors_are_not_retried(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-database.duckdb"
+    path.write_bytes(b"this is not a DuckDB file\n" * 200)
+    db = Database(path, open_timeout=30)
+    started = time.monotonic()
+    with pytest.raises(duckdb.Error), db.read():
+        pass
+    assert time.monotonic() - started < 10
