@@ -49,7 +49,7 @@ def _say(text: str) -> None:
 )
 @click.option(
     "--dagster-days",
-    default=90,
+    default=365,
     show_default=True,
     type=click.IntRange(1),
     help="Days of price partitions materialized through Dagster (one run per coin); "

@@ -25,6 +25,7 @@ def backfill_prices(
                     PARTITION_RANGE_END: f"{coin}|{end.isoformat()}",
                     "ecoin/backfill": f"{coin} {start}..{end}",
                 },
+                run_config=QUIET,
                 raise_on_error=False,
             )
         )

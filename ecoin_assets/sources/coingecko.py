@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import requests
 from pycoingecko import CoinGeckoAPI
 
-from ecoin_assets.config import Settings
+from ecoin_assets.config import PUBLIC_COINGECKO_URL, Settings
 from ecoin_assets.errors import PlanLimitError, SourceError, UnknownCoinError
 from ecoin_assets.sources.pacing import CallPacer
 
@@ -112,18 +112,23 @@ def plan_window(start: date, end: date, *, earliest: date | None) -> tuple[date,
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Parse `Retry-After` (seconds or an HTTP date)."""
+    """Parse `Retry-After` (seconds or an HTTP date; a date without a zone is UTC).
+
+    Returns None for anything else, including non-finite numbers.
+    """
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def snapshot_day(ts_ms: int, tolerance_ms: int = SNAPSHOT_TOLERANCE_MS) -> date | None:
@@ -218,7 +223,14 @@ class CoinGeckoClient:
             self._headers["x-cg-pro-api-key"] = pro_key
         elif demo_key:
             self._headers["x-cg-demo-api-key"] = demo_key
-        self.plan = "pro" if pro_key else "demo" if demo_key else "keyless"
+        if pro_key:
+            self.plan = "pro"
+        elif demo_key:
+            self.plan = "demo"
+        else:  # CoinGecko's own keyless API has the demo plan's history limit
+            self.plan = (
+                "public" if self.host == urlsplit(PUBLIC_COINGECKO_URL).netloc else "keyless"
+            )
         self.pacer = CallPacer(calls_per_minute, sleep=sleep)
         self.max_attempts, self.backoff, self.max_backoff = max_attempts, backoff, max_backoff
         self.timeout = timeout
@@ -257,8 +269,8 @@ class CoinGeckoClient:
         return self._call(None, "coins/list", {}, lambda api: api.get_coins_list())[0]
 
     def earliest_allowed(self, today: date | None = None) -> date | None:
-        """The first date the plan may ask for (demo keys: 365 days back), or None."""
-        if self.plan != "demo":
+        """The first date the plan may ask for (demo and public: 365 days back), or None."""
+        if self.plan not in ("demo", "public"):
             return None
         return (today or utc_today()) - timedelta(days=DEMO_HISTORY_DAYS - 1)
 
@@ -276,7 +288,7 @@ class CoinGeckoClient:
         earliest = self.earliest_allowed(today)
         if earliest and start < earliest:
             raise PlanLimitError(
-                f"the CoinGecko demo plan reaches back 365 days only (to {earliest}); "
+                f"the CoinGecko {self.plan} plan reaches back 365 days only (to {earliest}); "
                 f"ask for --start {earliest} or later, or set COINGECKO_PRO_API_KEY"
             )
         result = FetchResult(coin_id, start, end, [], [])
@@ -298,11 +310,9 @@ class CoinGeckoClient:
                     coin_id, "usd", p["from"], p["to"]
                 ),
                 validate=lambda b, c=cursor: parse_chart(b, coin_id, c, end),
+                on_call=on_call,
             )
             result.answers.extend(answers)
-            if on_call:
-                for a in answers:
-                    on_call(a)
             new = [p for p in parse_chart(body, coin_id, cursor, end) if p.date not in seen]
             result.points.extend(new)
             seen.update(p.date for p in new)
@@ -322,6 +332,7 @@ class CoinGeckoClient:
         params: dict[str, str],
         fn: Callable[[CoinGeckoAPI], object],
         validate: Callable[[object], object] | None = None,
+        on_call: Callable[[ApiAnswer], None] | None = None,
     ) -> tuple[object, list[ApiAnswer]]:
         api = self._api()
         url = self.base_url + endpoint.replace("{id}", coin_id or "")
@@ -344,22 +355,25 @@ class CoinGeckoClient:
                 error = f"malformed answer: {str(exc)[:120]}"
             resp = api.session.last_response
             status = resp.status_code if resp is not None else None
-            answers.append(
-                ApiAnswer(
-                    coin_id=coin_id,
-                    endpoint=endpoint,
-                    url=url,
-                    params=dict(params),
-                    status=status,
-                    body=resp.text if resp is not None else "",
-                    received_at=datetime.now(UTC),
-                    error=None if error is None and status == 200 else (error or f"HTTP {status}"),
-                )
+            if status is not None and status != 200:
+                error = f"HTTP {status}"
+            answer = ApiAnswer(
+                coin_id=coin_id,
+                endpoint=endpoint,
+                url=url,
+                params=dict(params),
+                status=status,
+                body=resp.text if resp is not None else "",
+                received_at=datetime.now(UTC),
+                error=error,
             )
-            if error is None and status == 200:
+            answers.append(answer)
+            if on_call:
+                on_call(answer)
+            if error is None:
                 return body, answers
             self._raise_final(coin_id, status, resp)
-            last_problem = f"HTTP {status}" if status and status != 200 else error
+            last_problem = error
             if attempt == self.max_attempts:
                 break
             wait = None

@@ -10,6 +10,7 @@ as on the real demo plan; answers over the rate limit are 429 with `Retry-After`
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from ecoin_assets.sources.sandbox.market import (
     MarketSimulator,
     Point,
     day_of_ms,
+    midnight_ms,
     simulator,
 )
 
@@ -57,9 +59,13 @@ def _number(query: dict[str, str], name: str) -> float:
         raise HTTPError(400, {"error": f"Missing parameter {name}"})
     raw = query[name]
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise HTTPError(400, {"error": f"Invalid value for {name}: {raw}"})
+        return value
     try:  # the API also takes ISO dates
         dt = datetime.fromisoformat(raw)
     except ValueError:
@@ -124,7 +130,7 @@ class CoinGeckoSandbox(SandboxServer):
         if self.market.coin_index(coin) is None:
             raise HTTPError(404, {"error": "coin not found"})
         if endpoint == "history":
-            return 200, self._history(coin, query), {}
+            return 200, self._history(handler, coin, query), {}
         if query.get("vs_currency", "").lower() != "usd":
             if "vs_currency" not in query:
                 raise HTTPError(400, {"error": "Missing parameter vs_currency"})
@@ -132,7 +138,7 @@ class CoinGeckoSandbox(SandboxServer):
         precision = int(query["precision"]) if query.get("precision", "").isdigit() else None
         now = self.now_ms()
         if endpoint == "market_chart":
-            return 200, _chart(self._market_chart(coin, query, now), precision), {}
+            return 200, _chart(self._market_chart(handler, coin, query, now), precision), {}
         from_ms = int(_number(query, "from") * 1000)
         to_ms = int(_number(query, "to") * 1000)
         self._check_plan(handler, from_ms, now)
@@ -162,23 +168,29 @@ class CoinGeckoSandbox(SandboxServer):
             return self.market.intraday_series(coin, from_ms, to_ms, now_ms, 3_600_000)
         return self.market.daily_series(coin, from_ms, to_ms, now_ms)
 
-    def _market_chart(self, coin: str, query: dict[str, str], now_ms: int) -> list[Point]:
+    def _market_chart(
+        self, handler: SandboxHandler, coin: str, query: dict[str, str], now_ms: int
+    ) -> list[Point]:
         days_raw = query.get("days")
         if days_raw is None:
             raise HTTPError(400, {"error": "Missing parameter days"})
         if days_raw == "max":
+            self._check_plan(handler, 0, now_ms)
             return self.market.daily_series(coin, 0, now_ms, now_ms)
         try:
             days = float(days_raw)
         except ValueError:
-            raise HTTPError(400, {"error": f"Invalid value for days: {days_raw}"}) from None
+            days = math.nan
+        if not math.isfinite(days) or days <= 0:
+            raise HTTPError(400, {"error": f"Invalid value for days: {days_raw}"})
         from_ms = now_ms - int(days * DAY_MS)
+        self._check_plan(handler, from_ms, now_ms)
         if query.get("interval") == "daily" or days > 90:
             return self.market.daily_series(coin, from_ms, now_ms, now_ms)
         step = 300_000 if days <= 1 else 3_600_000
         return self.market.intraday_series(coin, from_ms, now_ms, now_ms, step)
 
-    def _history(self, coin: str, query: dict[str, str]) -> dict:
+    def _history(self, handler: SandboxHandler, coin: str, query: dict[str, str]) -> dict:
         raw = query.get("date")
         if raw is None:
             raise HTTPError(400, {"error": "Missing parameter date"})
@@ -186,6 +198,7 @@ class CoinGeckoSandbox(SandboxServer):
             d = datetime.strptime(raw, "%d-%m-%Y").date()
         except ValueError:
             raise HTTPError(400, {"error": "invalid date"}) from None
+        self._check_plan(handler, midnight_ms(d), self.now_ms())
         spec = COINS[self.market.coin_index(coin)]
         answer: dict = {"id": spec.id, "symbol": spec.symbol, "name": spec.name}
         if EPOCH <= d <= day_of_ms(self.now_ms()):

@@ -30,6 +30,8 @@ class FaultConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value}")
+        if not 0.0 <= self.slow_seconds <= 600:
+            raise ValueError(f"slow_seconds must be between 0 and 600, not {self.slow_seconds}")
         bad = [k for k in self.script if k not in FAULT_KINDS]
         if bad:
             raise ValueError(f"unknown fault kinds {bad}; choose from {', '.join(FAULT_KINDS)}")

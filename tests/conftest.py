@@ -1,0 +1,108 @@
+"""Shared fixtures: an isolated environment, CoinGecko sandboxes and fast clients."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ecoin_assets.sources.coingecko import CoinGeckoClient
+from ecoin_assets.sources.sandbox.coingecko import CoinGeckoSandbox
+
+#: variables that would point a test at real data, real APIs or real secrets
+_CLEARED_ENV = (
+    "COINGECKO_API_URL",
+    "COINGECKO_DEMO_API_KEY",
+    "COINGECKO_PRO_API_KEY",
+    "ECOIN_COINS",
+    "ECOIN_MODE",
+    "ECOIN_TOPICS",
+    "X_API_URL",
+    "X_BEARER_TOKEN",
+    "DAGSTER_HOME",
+)
+
+
+@pytest.fixture
+def ecoin_home(tmp_path: Path) -> Path:
+    """The `ECOIN_HOME` of the test (a fresh, empty folder under `tmp_path`)."""
+    home = tmp_path / "ecoin-home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(ecoin_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own ECOIN_HOME and none of the caller's API settings or keys."""
+    monkeypatch.setenv("ECOIN_HOME", str(ecoin_home))
+    for name in _CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., CoinGeckoSandbox]]:
+    """Start CoinGecko sandboxes on free ports; all are shut down after the test.
+
+    `sandbox_factory(rate_limit=3, faults=FaultConfig(...), clock=..., cls=Subclass)`; the
+    rate limit defaults to 1000 calls a minute so that only tests that want 429s get them.
+    """
+    servers: list[CoinGeckoSandbox] = []
+
+    def make(cls: type[CoinGeckoSandbox] = CoinGeckoSandbox, **kwargs) -> CoinGeckoSandbox:
+        kwargs.setdefault("host", "127.0.0.1")
+        kwargs.setdefault("port", 0)
+        kwargs.setdefault("rate_limit", 1000)
+        server = cls(**kwargs)
+        servers.append(server)
+        server.serve_in_thread()
+        return server
+
+    yield make
+    for server in servers:
+        _stop(server)
+
+
+def _stop(server: CoinGeckoSandbox) -> None:
+    """`shutdown()` then `server_close()`, without waiting out the 0.5 s poll interval.
+
+    `shutdown()` only returns once `serve_forever` wakes up and sees the request; a throwaway
+    connection wakes it at once.
+    """
+    stopper = threading.Thread(target=server.shutdown, daemon=True)
+    stopper.start()
+    host, port = server.server_address[:2]
+    while stopper.is_alive():
+        with contextlib.suppress(OSError):
+            socket.create_connection((host, port), timeout=1).close()
+        stopper.join(0.01)
+    server.server_close()
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest, sandbox_factory) -> CoinGeckoSandbox:
+    """A running CoinGecko sandbox (real clock, rate limit 1000/min, no faults).
+
+    Override its arguments with indirect parametrization:
+    `@pytest.mark.parametrize("sandbox", [{"rate_limit": 3}], indirect=True)`.
+    """
+    return sandbox_factory(**getattr(request, "param", {}))
+
+
+@pytest.fixture
+def fast_client(sandbox: CoinGeckoSandbox) -> Callable[..., CoinGeckoClient]:
+    """Factory of `CoinGeckoClient`s on `sandbox` with tiny backoffs and no real pacing.
+
+    Keyword arguments override the defaults; `base_url=` points the client elsewhere.
+    """
+
+    def make(**overrides) -> CoinGeckoClient:
+        kwargs: dict = {"backoff": 0.01, "max_backoff": 0.05, "calls_per_minute": 10_000}
+        kwargs.update(overrides)
+        base_url = kwargs.pop("base_url", sandbox.api_url)
+        return CoinGeckoClient(base_url, **kwargs)
+
+    return make
