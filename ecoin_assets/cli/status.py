@@ -40,6 +40,8 @@ def status(as_json: bool) -> None:
         )
         return
     table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)")
+    for column in table.columns:
+        column.no_wrap = True
     for c in coins:
         table.add_row(
             c.coin_id,

@@ -1,8 +1,10 @@
 """Dagster assets of the price domain: the partitioned `prices` table and the SQL analyses."""
 
 import warnings
+from collections.abc import Callable
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from ecoin_assets.prices import analysis
@@ -71,50 +73,47 @@ def _table_result(frame: pd.DataFrame, table: str) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    deps=[prices],
-    pool=DUCKDB_POOL,
-    group_name="price_analysis",
-    kinds={"duckdb"},
-    description="Average price per coin per calendar month (`analysis_monthly_avg_price`).",
+def _analysis_asset(
+    name: str,
+    table: str,
+    rebuild: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame],
+    description: str,
+) -> dg.AssetsDefinition:
+    """An unpartitioned asset that rebuilds one SQL analysis table from `prices`."""
+
+    @dg.asset(
+        name=name,
+        deps=[prices],
+        pool=DUCKDB_POOL,
+        group_name="price_analysis",
+        kinds={"duckdb"},
+        description=f"{description} (table `{table}`).",
+    )
+    def _asset(store: EcoinStore) -> dg.MaterializeResult:
+        with store.database().write() as con:
+            frame = rebuild(con)
+        return _table_result(frame, table)
+
+    return _asset
+
+
+monthly_avg_price = _analysis_asset(
+    "monthly_avg_price",
+    "analysis_monthly_avg_price",
+    analysis.rebuild_monthly_average,
+    "Average price per coin per calendar month",
 )
-def monthly_avg_price(store: EcoinStore) -> dg.MaterializeResult:
-    with store.database().write() as con:
-        frame = analysis.rebuild_monthly_average(con)
-    return _table_result(frame, "analysis_monthly_avg_price")
-
-
-@dg.asset(
-    deps=[prices],
-    pool=DUCKDB_POOL,
-    group_name="price_analysis",
-    kinds={"duckdb"},
-    description=(
-        "Monthly minimum and maximum price per coin (`price_monthly_range`); "
-        "every write to `prices` also keeps it current."
-    ),
+monthly_price_range = _analysis_asset(
+    "monthly_price_range",
+    "price_monthly_range",
+    analysis.rebuild_monthly_range,
+    "Monthly minimum and maximum price per coin, also kept current by every write to `prices`",
 )
-def monthly_price_range(store: EcoinStore) -> dg.MaterializeResult:
-    with store.database().write() as con:
-        frame = analysis.rebuild_monthly_range(con)
-    return _table_result(frame, "price_monthly_range")
-
-
-@dg.asset(
-    deps=[prices],
-    pool=DUCKDB_POOL,
-    group_name="price_analysis",
-    kinds={"duckdb"},
-    description=(
-        "Per coin, the average price rise in the days after it fell more than "
-        "3 days in a row, with its current market cap "
-        "(`analysis_losing_streak_rebound`)."
-    ),
+losing_streak_rebound = _analysis_asset(
+    "losing_streak_rebound",
+    "analysis_losing_streak_rebound",
+    analysis.rebuild_losing_streak_rebound,
+    "Per coin, the average price rise in the days after it fell more than 3 days in a row, "
+    "with its current market cap",
 )
-def losing_streak_rebound(store: EcoinStore) -> dg.MaterializeResult:
-    with store.database().write() as con:
-        frame = analysis.rebuild_losing_streak_rebound(con)
-    return _table_result(frame, "analysis_losing_streak_rebound")
-
-
 analysis_assets = [monthly_avg_price, monthly_price_range, losing_streak_rebound]
