@@ -43,6 +43,55 @@ TABLES: dict[str, str] = {
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, month)
         )""",
+    # Per coin and day: what the forecaster sees (rebuilt per coin by the features asset).
+    "price_features": """
+        CREATE TABLE IF NOT EXISTS price_features (
+            coin_id VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            price_usd DOUBLE NOT NULL,
+            log_price DOUBLE NOT NULL,
+            log_return DOUBLE,
+            volatility_7d DOUBLE,
+            volatility_30d DOUBLE,
+            log_volume DOUBLE,
+            volume_ratio_7d DOUBLE,
+            log_market_cap DOUBLE,
+            weekday INTEGER NOT NULL,
+            sentiment_prev_day DOUBLE,
+            posts_prev_day INTEGER,
+            PRIMARY KEY (coin_id, date)
+        )""",
+    "forecasts": """
+        CREATE TABLE IF NOT EXISTS forecasts (
+            coin_id VARCHAR NOT NULL,
+            forecast_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            model_version VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL,
+            yhat DOUBLE NOT NULL,
+            yhat_lower DOUBLE NOT NULL,
+            yhat_upper DOUBLE NOT NULL,
+            interval DOUBLE NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, forecast_date, target_date, model_version)
+        )""",
+    "forecast_backtests": """
+        CREATE TABLE IF NOT EXISTS forecast_backtests (
+            coin_id VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL,
+            n_origins INTEGER NOT NULL,
+            mae DOUBLE NOT NULL,
+            mape DOUBLE NOT NULL,
+            naive_mae DOUBLE NOT NULL,
+            mase DOUBLE,
+            interval DOUBLE NOT NULL,
+            coverage DOUBLE NOT NULL,
+            test_start DATE NOT NULL,
+            test_end DATE NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, model_version, horizon)
+        )""",
 }
 
 

@@ -1,0 +1,182 @@
+"""Forecasting operations on stored data, shared by the CLI and the Dagster assets."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ecoin_assets.config import validate_coin_id
+from ecoin_assets.errors import UserError
+from ecoin_assets.forecasting import model as price_model
+from ecoin_assets.forecasting.backtest import Backtest, run_backtest
+from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
+from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
+from ecoin_assets.storage import Database
+
+
+def load_prices(db: Database, coin_id: str) -> pd.DataFrame:
+    coin_id = validate_coin_id(coin_id)
+    frame = db.query_df(
+        "SELECT coin_id, date, price_usd, market_cap_usd, volume_usd FROM prices "
+        "WHERE coin_id = ? ORDER BY date",
+        [coin_id],
+    )
+    if frame.empty:
+        raise UserError(
+            f"no prices stored for {coin_id}: fetch them first, e.g. 'ecoin prices fetch "
+            f"--coin {coin_id} --start 2022-01-01 --end <yesterday>'"
+        )
+    return frame
+
+
+def new_version(coin_id: str, prices: pd.DataFrame, config: ModelConfig) -> str:
+    """`<UTC time>-<hash of the data and config>`: sortable, and telling what it was fit on."""
+    digest = hashlib.sha256(
+        f"{coin_id}|{prices['date'].iloc[-1]}|{prices['price_usd'].iloc[-1]!r}|{len(prices)}|"
+        f"{config}".encode()
+    ).hexdigest()[:8]
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def refresh_features(db: Database, coin_id: str) -> pd.DataFrame:
+    """Rebuild `price_features` for one coin (delete then insert, one transaction)."""
+    features = build_features(load_prices(db, coin_id))
+    with db.write() as con:
+        con.execute("DELETE FROM price_features WHERE coin_id = ?", [coin_id])
+        con.register("new_features", features[FEATURE_COLUMNS])
+        try:
+            con.execute("INSERT INTO price_features SELECT * FROM new_features")
+        finally:
+            con.unregister("new_features")
+    return features
+
+
+def train_model(
+    db: Database,
+    home: Path,
+    coin_id: str,
+    horizon: int = MAX_HORIZON,
+    config: ModelConfig | None = None,
+) -> PriceModel:
+    price_model.check_horizon(horizon)
+    prices = load_prices(db, coin_id)
+    config = config or price_model.DEFAULT_CONFIG
+    trained = price_model.train(
+        coin_id, prices, config, version=new_version(coin_id, prices, config), horizon=horizon
+    )
+    price_model.save(trained, home)
+    return trained
+
+
+def predict(
+    db: Database, home: Path, coin_id: str, horizon: int, version: str | None = None
+) -> tuple[PriceModel, pd.DataFrame]:
+    price_model.check_horizon(horizon)
+    loaded = price_model.load(home, validate_coin_id(coin_id), version)
+    return loaded, price_model.forecast(loaded, load_prices(db, coin_id), horizon)
+
+
+def store_forecast(db: Database, model: PriceModel, points: pd.DataFrame) -> None:
+    """Replace this model's forecast from the same origin (idempotent)."""
+    origin = points["date"].iloc[0] - pd.Timedelta(days=1)
+    rows = points.assign(
+        coin_id=model.coin_id,
+        forecast_date=origin,
+        model_version=model.version,
+        horizon=range(1, len(points) + 1),
+        interval=model.config.interval,
+        created_at=_now(),
+    )
+    with db.write() as con:
+        con.execute(
+            "DELETE FROM forecasts WHERE coin_id = ? AND forecast_date = ? AND model_version = ?",
+            [model.coin_id, origin, model.version],
+        )
+        _insert(
+            con,
+            "forecasts",
+            rows.rename(columns={"date": "target_date"}),
+            [
+                "coin_id",
+                "forecast_date",
+                "target_date",
+                "model_version",
+                "horizon",
+                "yhat",
+                "yhat_lower",
+                "yhat_upper",
+                "interval",
+                "created_at",
+            ],
+        )
+
+
+def backtest(
+    db: Database, coin_id: str, horizon: int = MAX_HORIZON, config: ModelConfig | None = None
+) -> Backtest:
+    price_model.check_horizon(horizon)
+    prices = load_prices(db, coin_id)
+    config = config or price_model.DEFAULT_CONFIG
+    return run_backtest(
+        coin_id,
+        prices,
+        config,
+        horizon=horizon,
+        version="backtest-" + new_version(coin_id, prices, config),
+    )
+
+
+def store_backtest(db: Database, result: Backtest) -> None:
+    rows = result.metrics.assign(
+        coin_id=result.coin_id,
+        model_version=result.model.version,
+        test_start=result.test_start,
+        test_end=result.test_end,
+        created_at=_now(),
+    )
+    with db.write() as con:
+        con.execute(
+            "DELETE FROM forecast_backtests WHERE coin_id = ? AND model_version = ?",
+            [result.coin_id, result.model.version],
+        )
+        _insert(
+            con,
+            "forecast_backtests",
+            rows,
+            [
+                "coin_id",
+                "model_version",
+                "horizon",
+                "n_origins",
+                "mae",
+                "mape",
+                "naive_mae",
+                "mase",
+                "interval",
+                "coverage",
+                "test_start",
+                "test_end",
+                "created_at",
+            ],
+        )
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]
+) -> None:
+    con.register("rows_to_insert", frame[columns])
+    try:
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(columns)} FROM rows_to_insert"
+        )
+    finally:
+        con.unregister("rows_to_insert")
