@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from ecoin_assets.forecasting.assets import forecasting_assets
+from ecoin_assets.forecasting.schedules import daily_forecast_schedule, forecast_job
 from ecoin_assets.prices.assets import analysis_assets, prices
 from ecoin_assets.prices.checks import price_checks
 from ecoin_assets.prices.schedules import (
@@ -13,9 +15,9 @@ from ecoin_assets.prices.schedules import (
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore
 
 defs = dg.Definitions(
-    assets=[prices, *analysis_assets],
+    assets=[prices, *analysis_assets, *forecasting_assets],
     asset_checks=price_checks,
-    jobs=[prices_job, analysis_job],
-    schedules=[daily_prices_schedule, daily_analysis_schedule],
+    jobs=[prices_job, analysis_job, forecast_job],
+    schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource()},
 )

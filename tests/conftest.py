@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,3 +108,20 @@ def fast_client(sandbox: CoinGeckoSandbox) -> Callable[..., CoinGeckoClient]:
         return CoinGeckoClient(base_url, **kwargs)
 
     return make
+
+
+# With torch loaded, DuckDB's nanobind bindings print dozens of spurious "leaked instance"
+# lines at interpreter shutdown, after pytest's summary (see ecoin_assets/cli/__init__.py).
+# End the process once pytest is done, so that its summary stays the last thing printed.
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _exit_status and not hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[-1])

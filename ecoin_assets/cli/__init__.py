@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from ecoin_assets.cli.demo import demo
+from ecoin_assets.cli.forecast import forecast
 from ecoin_assets.cli.prices import prices
 from ecoin_assets.cli.sandbox import sandbox
 from ecoin_assets.cli.status import status
@@ -27,23 +29,35 @@ def cli() -> None:
 cli.add_command(status)
 cli.add_command(sandbox)
 cli.add_command(prices)
+cli.add_command(forecast)
 cli.add_command(demo)
 
 
 def main(argv: list[str] | None = None) -> None:
+    code = run(argv)
+    # Exit without interpreter finalization: with torch loaded, DuckDB's nanobind bindings
+    # report dozens of spurious "leaked instance" lines at shutdown. All files and database
+    # connections are closed by now; only the streams need flushing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (user errors become one line on stderr)."""
     try:
         code = cli.main(args=argv, prog_name="ecoin", standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "ecoin"
         click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        return 1
     except (KeyboardInterrupt, click.Abort):
         click.echo("error: interrupted; nothing half-written was kept", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    return code if isinstance(code, int) else 0

@@ -63,11 +63,12 @@ def _say(text: str) -> None:
     help="Keep the sandbox and the Dagster UI running until Ctrl-C.",
 )
 def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
-    """Run the system on the sandbox: backfill prices, run the analyses, open the UI.
+    """Run the system on the sandbox: prices, analyses, forecasts, and the Dagster UI.
 
     Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
-    DuckDB, materializes the `prices` partitions of the last --dagster-days days and the SQL
-    analyses in Dagster (checks included), then serves `dagster dev` on 127.0.0.1:PORT.
+    DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
+    analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
+    included), then serves `dagster dev` on 127.0.0.1:PORT.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
@@ -122,7 +123,11 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         import dagster as dg
 
         from ecoin_assets.definitions import defs
-        from ecoin_assets.prices.backfill import backfill_prices, materialize_analyses
+        from ecoin_assets.prices.backfill import (
+            backfill_prices,
+            materialize_analyses,
+            materialize_forecasts,
+        )
 
         first = max(start_day, today - timedelta(days=dagster_days - 1))
         _say(f"materializing prices {first}..{today} in Dagster (one run per coin)")
@@ -142,6 +147,22 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
             if not analyses.success:
                 raise UserError("the SQL analysis run failed; see the Dagster UI")
             _say("SQL analyses materialized")
+            _say("training, backtesting and forecasting each coin (NeuralProphet)")
+            for coin, result in zip(
+                coins, materialize_forecasts(defs, instance, coins), strict=True
+            ):
+                if not result.success:
+                    raise UserError(f"the forecast run for {coin} failed; see the Dagster UI")
+                meta = {
+                    e.asset_key.path[-1]: e.materialization.metadata
+                    for e in result.get_asset_materialization_events()
+                }
+                bt = meta["forecast_backtest"]
+                _say(
+                    f"  {coin}: model {meta['price_model']['model_version'].value}, "
+                    f"7-day MASE {bt['mase_7d'].value:.3f}, "
+                    f"80% interval coverage {bt['coverage_7d'].value:.0%}"
+                )
         if not serve:
             return
         workspace = cfg.dagster_home / "workspace.yaml"

@@ -39,20 +39,17 @@ class Backtest:
 
     def at(self, horizon: int) -> dict:
         row = self.metrics.set_index("horizon").loc[horizon]
-        return {
-            "coin": self.coin_id,
-            "horizon": horizon,
-            "mae": row.mae,
-            "mape": row.mape,
-            "mase": row.mase,
-            "naive_mae": row.naive_mae,
-            "interval": row.interval,
-            "coverage": row.coverage,
-            "n_origins": int(row.n_origins),
+        out = {"coin": self.coin_id, "horizon": horizon}
+        out |= {
+            k: float(row[k]) for k in ("mae", "mape", "mase", "naive_mae", "interval", "coverage")
+        }
+        out |= {
+            "n_origins": int(row["n_origins"]),
             "test_start": self.test_start,
             "test_end": self.test_end,
             "model_version": self.model.version,
         }
+        return out
 
 
 def score(

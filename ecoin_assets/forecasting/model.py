@@ -87,11 +87,11 @@ def quiet():
     """Silence NeuralProphet, Lightning and their warnings while training or predicting."""
     # we plot with matplotlib; NeuralProphet's optional plotly backend is not installed
     logging.getLogger("NP.plotly").setLevel(logging.CRITICAL)
+    loggers = ["NP", "lightning", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"]
+    levels = {name: logging.getLogger(name).level for name in loggers}
     import neuralprophet
 
     neuralprophet.set_log_level("ERROR")
-    loggers = ["NP", "lightning", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"]
-    levels = {name: logging.getLogger(name).level for name in loggers}
     for name in loggers:
         logging.getLogger(name).setLevel(logging.ERROR)
     sink = io.StringIO()
@@ -152,16 +152,24 @@ def _new_network(config: ModelConfig, n_forecasts: int):
 def path_forecasts(network, frame: pd.DataFrame, n_forecasts: int) -> np.ndarray:
     """Cumulated log-price change forecast from every origin in `frame`.
 
-    Row i, column h-1 holds the forecast made at the close of `frame` row i for h days later;
-    rows without enough lags (or beyond the data) are NaN.
+    Row i, column h-1 holds the forecast made at the close of `frame` row i for h days later
+    (NaN for origins without enough lags). `n_forecasts` empty days are appended so that the
+    last origins, the last day included, get forecasts too.
     """
+    future = pd.DataFrame(
+        {
+            "ds": pd.date_range(frame["ds"].iloc[-1] + pd.Timedelta(days=1), periods=n_forecasts),
+            "y": np.nan,
+        }
+    )
+    extended = pd.concat([frame[["ds", "y"]], future], ignore_index=True)
     with quiet():
-        predicted = network.predict(frame[["ds", "y"]], decompose=False)
-    steps = np.full((len(frame), n_forecasts), np.nan)
+        predicted = network.predict(extended, decompose=False)
     values = predicted[[f"yhat{h}" for h in range(1, n_forecasts + 1)]].to_numpy()
+    steps = np.full((len(frame), n_forecasts), np.nan)
     # yhat{h} in row t is the forecast of y_t made at origin t - h
     for h in range(1, n_forecasts + 1):
-        steps[: len(frame) - h, h - 1] = values[h:, h - 1]
+        steps[:, h - 1] = values[h : h + len(frame), h - 1]
     return np.cumsum(steps, axis=1) / RETURN_SCALE
 
 
@@ -242,9 +250,9 @@ def train(
             f"{config.min_history} (fetch more history with 'ecoin prices fetch')"
         )
     fit_part = frame.iloc[CONTEXT : -config.calibration_days]
-    network = _new_network(config, horizon)
     started = time.perf_counter()
     with quiet():
+        network = _new_network(config, horizon)
         network.fit(
             fit_part[["ds", "y"]], freq="D", progress=None, checkpointing=False, num_workers=0
         )
@@ -286,27 +294,7 @@ def forecast(model: PriceModel, prices: pd.DataFrame, horizon: int) -> pd.DataFr
         )
     frame = returns_frame(prices).tail(max(VOL_WINDOW, model.config.n_lags) + 1)
     frame = frame.reset_index(drop=True)
-    future = pd.concat(
-        [
-            frame,
-            pd.DataFrame(
-                {
-                    "ds": pd.date_range(
-                        frame["ds"].iloc[-1] + pd.Timedelta(days=1), periods=n_forecasts
-                    ),
-                    "y": np.nan,
-                    "log_price": np.nan,
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    with quiet():
-        predicted = model.network.predict(future[["ds", "y"]], decompose=False)
-    last = len(frame) - 1
-    # the forecasts made at the last origin sit on the rows after it
-    steps = np.array([predicted[f"yhat{h}"].iloc[last + h] for h in range(1, n_forecasts + 1)])
-    path = np.cumsum(steps) / RETURN_SCALE * np.array(model.shrink)
+    path = path_forecasts(model.network, frame, n_forecasts)[-1] * np.array(model.shrink)
     return _price_band(model, frame, path, horizon)
 
 
@@ -338,12 +326,12 @@ def save(model: PriceModel, home: Path) -> Path:
     import torch
 
     folder = model_dir(home, model.coin_id) / model.version
+    if folder.exists():
+        raise UserError(f"model version {model.version} already exists")
     tmp = folder.with_name(folder.name + ".tmp")
     tmp.mkdir(parents=True, exist_ok=True)
     torch.save(model.network, tmp / "model.np")
     (tmp / "meta.json").write_text(json.dumps(model.meta(), indent=2))
-    if folder.exists():
-        raise UserError(f"model version {model.version} already exists")
     tmp.rename(folder)
     latest = folder.parent / "LATEST"
     latest_tmp = folder.parent / "LATEST.tmp"

@@ -38,3 +38,16 @@ def materialize_analyses(
     return defs.resolve_job_def("price_analysis_job").execute_in_process(
         instance=instance, run_config=QUIET, raise_on_error=False
     )
+
+
+def materialize_forecasts(
+    defs: dg.Definitions, instance: dg.DagsterInstance, coins: list[str]
+) -> list[dg.ExecuteInProcessResult]:
+    """Features, model, backtest and forecasts for each coin (one run per coin)."""
+    job = defs.resolve_job_def("forecast_job")
+    return [
+        job.execute_in_process(
+            partition_key=coin, instance=instance, run_config=QUIET, raise_on_error=False
+        )
+        for coin in coins
+    ]

@@ -1,0 +1,176 @@
+"""Dagster assets of the forecasting domain, one partition per coin."""
+
+import base64
+import io
+import warnings
+
+import dagster as dg
+import pandas as pd
+
+from ecoin_assets.config import load_settings
+from ecoin_assets.forecasting import service
+from ecoin_assets.forecasting.backtest import Backtest
+from ecoin_assets.prices.assets import DUCKDB_POOL, prices
+from ecoin_assets.resources import EcoinStore
+
+DEFAULT_FORECAST_DAYS = 14
+# The coin-dimension mapping from `prices` (coin x day) is marked beta in Dagster 1.13.
+warnings.filterwarnings(
+    "ignore", message="Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning
+)
+coin_partitions = dg.StaticPartitionsDefinition(list(load_settings().coins))
+_per_coin = dg.AssetDep(
+    prices,
+    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="coin"),
+)
+
+
+def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".4g"))
+
+
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[_per_coin],
+    pool=DUCKDB_POOL,
+    group_name="forecasting",
+    kinds={"duckdb", "pandas"},
+    description=(
+        "Daily features per coin (`price_features`): log price and returns, 7/30-day "
+        "volatility, volume and market cap, weekday, and the previous day's sentiment."
+    ),
+)
+def price_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+    frame = service.refresh_features(store.database(), context.partition_key)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "first_date": str(frame["date"].iloc[0]),
+            "last_date": str(frame["date"].iloc[-1]),
+            "preview": _md_table(frame.tail(5)),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[price_features],
+    group_name="forecasting",
+    kinds={"pytorch"},
+    description=(
+        "The coin's NeuralProphet model (daily log returns, AR-Net over 14 lags, 30-day "
+        "direct forecasts) with conformal 80% intervals, saved under $ECOIN_HOME/models."
+    ),
+)
+def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+    home = load_settings().home
+    model = service.train_model(store.database(), home, context.partition_key)
+    steps = [1, 7, 14, 30]
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": model.version,
+            "trained_from": str(model.trained_from),
+            "trained_to": str(model.trained_to),
+            "calibrated_to": str(model.calibrated_to),
+            "train_seconds": round(model.train_seconds, 2),
+            "interval": model.config.interval,
+            "path": str(home / "models" / model.coin_id / model.version),
+            "calibration": _md_table(
+                pd.DataFrame(
+                    {
+                        "horizon": steps,
+                        "shrink_to_network": [model.shrink[h - 1] for h in steps],
+                        "interval_half_width_in_vols": [model.scale[h - 1] for h in steps],
+                    }
+                )
+            ),
+        }
+    )
+
+
+def _plot(result: Backtest, horizon: int) -> dg.MetadataValue:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = result.paths[result.paths["horizon"] == horizon]
+    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
+    ax.fill_between(
+        paths["target"],
+        paths["yhat_lower"],
+        paths["yhat_upper"],
+        alpha=0.25,
+        color="tab:blue",
+        label=f"{result.model.config.interval:.0%} interval",
+    )
+    ax.plot(paths["target"], paths["actual"], color="black", lw=1, label="actual")
+    ax.plot(paths["target"], paths["yhat"], color="tab:blue", lw=1, label="forecast")
+    ax.plot(paths["target"], paths["naive"], color="tab:orange", lw=0.8, ls="--", label="naive")
+    ax.set_title(f"{result.coin_id}: {horizon}-day-ahead forecasts vs actual (backtest)")
+    ax.set_ylabel("price (USD)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.autofmt_xdate()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    encoded = base64.b64encode(buf.getvalue()).decode()
+    return dg.MetadataValue.md(f"![backtest](data:image/png;base64,{encoded})")
+
+
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[price_features],
+    group_name="forecasting",
+    kinds={"pytorch", "duckdb"},
+    description=(
+        "Rolling-origin backtest over the last 365 days against the naive last-value forecast: "
+        "MAE, MAPE, MASE and interval coverage per horizon (`forecast_backtests`)."
+    ),
+)
+def forecast_backtest(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+    db = store.database()
+    result = service.backtest(db, context.partition_key)
+    service.store_backtest(db, result)
+    table = result.metrics[result.metrics["horizon"].isin([1, 7, 14, 30])]
+    seven = result.at(7)
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": result.model.version,
+            "test_window": f"{result.test_start}..{result.test_end}",
+            "mase_7d": round(seven["mase"], 4),
+            "coverage_7d": round(seven["coverage"], 4),
+            "beats_naive_7d": bool(seven["mase"] < 1),
+            "metrics": _md_table(table),
+            "forecast_vs_actual_7d": _plot(result, 7),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[price_model],
+    pool=DUCKDB_POOL,
+    group_name="forecasting",
+    kinds={"duckdb"},
+    description=(
+        f"The next {DEFAULT_FORECAST_DAYS} days per coin with 80% intervals from the latest "
+        "model (`forecasts`, keyed by coin, forecast date, target date and model version)."
+    ),
+)
+def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+    db = store.database()
+    model, points = service.predict(
+        db, load_settings().home, context.partition_key, DEFAULT_FORECAST_DAYS
+    )
+    service.store_forecast(db, model, points)
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": model.version,
+            "forecast_date": str(points["date"].iloc[0] - pd.Timedelta(days=1)),
+            "forecast": _md_table(points),
+        }
+    )
+
+
+forecasting_assets = [price_features, price_model, forecast_backtest, price_forecasts]
