@@ -157,7 +157,7 @@ def test_import_export_roundtrip(ecoin, tmp_path):
         "snapped_at,price,market_cap,total_volume\n"
         "2017-06-05 00:00:00 UTC,2500.5,41000000000.0,1000000000.0\n"
         "2017-06-06 23:29:55 UTC,2903.4,47547556371.0,1211604496.3\n"
-        "2017-06-06 00:00:00 UTC,2700.0,,900000000.0\n"
+        "2017-06-07 00:00:00 UTC,2700.0,,900000000.0\n"
     )
     out = json.loads(
         ecoin("prices", "import", "--coin", "bitcoin", "--csv", str(csv_file), "--json").stdout
@@ -178,8 +178,8 @@ def test_import_export_roundtrip(ecoin, tmp_path):
         ).stdout
     )
     assert [(r["date"], r["price_usd"]) for r in as_json] == [
-        ("2017-06-06", 2700.0),
-        ("2017-06-07", 2903.4),
+        ("2017-06-06", 2903.4),
+        ("2017-06-07", 2700.0),
     ]
 
 

@@ -605,26 +605,15 @@ def test_plan_window_always_covers_the_range_with_a_daily_span():
     ("ts", "expected"),
     [
         (ms(date(2024, 3, 1)), date(2024, 3, 1)),
-        (ms(date(2017, 6, 6), 23, 29, 55), date(2017, 6, 7)),
-        (ms(date(2024, 3, 1), 0, 5, 18), date(2024, 3, 1)),
-        (ms(date(2024, 3, 1), 13), None),
-        (ms(date(2024, 3, 1), 1), date(2024, 3, 1)),  # the tolerance is inclusive
-        (ms(date(2024, 3, 1), 1) + 1, None),
-        (ms(date(2024, 3, 1)) - 3_600_000, date(2024, 3, 1)),
-        (ms(date(2024, 3, 1)) - 3_600_001, None),
-        (ms(date(2024, 3, 1), 12), None),
+        (ms(date(2017, 6, 6), 23, 29, 55), date(2017, 6, 6)),  # late snapshot, real data
+        (ms(date(2018, 1, 30), 0, 5, 18), date(2018, 1, 30)),
+        (ms(date(2024, 3, 1), 13), date(2024, 3, 1)),
+        (ms(date(2024, 3, 2)) - 1, date(2024, 3, 1)),
         (0, date(1970, 1, 1)),
     ],
 )
 def test_snapshot_day(ts, expected):
     assert snapshot_day(ts) == expected
-
-
-def test_snapshot_day_tolerance():
-    ts = ms(date(2024, 3, 1), 0, 5, 18)
-    assert snapshot_day(ts, tolerance_ms=60_000) is None
-    assert snapshot_day(ts, tolerance_ms=600_000) == date(2024, 3, 1)
-    assert snapshot_day(ms(date(2024, 3, 1)), tolerance_ms=0) == date(2024, 3, 1)
 
 
 # -- parse_chart ------------------------------------------------------------------------------
@@ -650,11 +639,11 @@ def test_parse_chart_keeps_midnights_in_range():
 
 
 def test_parse_chart_drops_the_live_point():
-    now = ms(D, 0, 20)  # the live point is within the tolerance of today's midnight
+    now = ms(D, 0, 20)  # the live point, just after today's midnight
     body = chart((ms(D - timedelta(days=1)), 1.0), (now, 2.0))
     points = parse_chart(body, "bitcoin", D - timedelta(days=5), D, now_ms=now)
     assert [p.date for p in points] == [D - timedelta(days=1)]
-    # an afternoon live point is no snapshot anyway
+    # nor in the afternoon
     now = ms(D, 15)
     points = parse_chart(chart((ms(D), 3.0), (now, 4.0)), "bitcoin", D, D, now_ms=now)
     assert [(p.date, p.price_usd) for p in points] == [(D, 3.0)]
@@ -666,34 +655,32 @@ def test_parse_chart_keeps_todays_exact_midnight():
     assert [(p.date, p.price_usd) for p in points] == [(D, 5.0)]
 
 
-def test_parse_chart_keeps_an_old_stand_in_snapshot():
-    stand_in = ms(D - timedelta(days=1), 23, 29, 55)
-    body = chart(
-        (ms(D - timedelta(days=1)), 1.0), (stand_in, 2.0), (ms(D + timedelta(days=1)), 3.0)
-    )
+def test_parse_chart_keeps_an_old_late_snapshot():
+    late = ms(D - timedelta(days=1), 23, 29, 55)  # stands in for that day's missing 00:00
+    body = chart((late, 2.0), (ms(D), 1.0), (ms(D + timedelta(days=1)), 3.0))
     points = parse_chart(body, "c", D - timedelta(days=1), D + timedelta(days=1), now_ms=LATER)
     assert [(p.date, p.price_usd, p.market_cap_usd) for p in points] == [
-        (D - timedelta(days=1), 1.0, 1000.0),
-        (D, 2.0, 2000.0),
+        (D - timedelta(days=1), 2.0, 2000.0),
+        (D, 1.0, 1000.0),
         (D + timedelta(days=1), 3.0, 3000.0),
     ]
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_parse_chart_prefers_exact_midnight_over_stand_in(reverse):
-    rows = [(ms(D - timedelta(days=1), 23, 29, 55), 1.0), (ms(D), 2.0), (ms(D, 0, 5), 3.0)]
+def test_parse_chart_prefers_exact_midnight_over_a_later_snapshot(reverse):
+    rows = [(ms(D, 23, 29, 55), 1.0), (ms(D), 2.0), (ms(D, 0, 5), 3.0)]
     body = chart(*(reversed(rows) if reverse else rows))
     points = parse_chart(body, "c", D, D, now_ms=LATER)
     assert [(p.date, p.price_usd) for p in points] == [(D, 2.0)]
 
 
-def test_parse_chart_prefers_the_closer_stand_in():
-    rows = [(ms(D - timedelta(days=1), 23, 30), 1.0), (ms(D, 0, 10), 2.0)]
+def test_parse_chart_prefers_the_earliest_snapshot_of_a_day():
+    rows = [(ms(D, 23, 30), 1.0), (ms(D, 0, 10), 2.0)]
     points = parse_chart(chart(*rows), "c", D, D, now_ms=LATER)
     assert [p.price_usd for p in points] == [2.0]
 
 
-def test_parse_chart_ignores_intraday_and_unusable_prices():
+def test_parse_chart_ignores_unusable_prices():
     body = chart(
         (ms(D), None),
         (ms(D + timedelta(days=1)), 0.0),
@@ -703,7 +690,10 @@ def test_parse_chart_ignores_intraday_and_unusable_prices():
     )
     body["prices"].append([ms(D + timedelta(days=5)), float("nan")])
     points = parse_chart(body, "c", D, D + timedelta(days=10), now_ms=LATER)
-    assert [(p.date, p.price_usd) for p in points] == [(D + timedelta(days=4), 7.0)]
+    assert [(p.date, p.price_usd) for p in points] == [
+        (D + timedelta(days=3), 5.0),
+        (D + timedelta(days=4), 7.0),
+    ]
 
 
 def test_parse_chart_missing_caps_and_volumes_are_none():

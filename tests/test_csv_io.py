@@ -51,7 +51,7 @@ def test_coingecko_export(write_csv) -> None:
     )
     df = read_prices_csv(path, "bitcoin")
     assert rows_of(df) == [
-        ("bitcoin", date(2017, 6, 7), 2600.0, 4.1e10, 1.2e9),
+        ("bitcoin", date(2017, 6, 6), 2600.0, 4.1e10, 1.2e9),  # a late snapshot: its own day
         ("bitcoin", date(2024, 1, 1), 42280.23, 828000000000.5, 15000000000.0),
         ("bitcoin", date(2024, 1, 2), 44187.14, None, None),
         ("bitcoin", date(2024, 1, 3), 45000.0, 0.0, 0.0),
@@ -73,10 +73,15 @@ def test_coingecko_export_with_bom_crlf_and_blank_lines(write_csv) -> None:
     ]
 
 
-def test_coingecko_export_snapshot_just_before_midnight_counts_for_next_day(write_csv) -> None:
-    path = write_csv(f"{COINGECKO_HEADER}\n2023-12-31 23:00:00 UTC,1,,\n")
+def test_coingecko_export_late_snapshot_counts_for_its_own_day(write_csv) -> None:
+    # as in CoinGecko's real export: 2017-06-06's midnight is missing, a 23:29:55 snapshot
+    # stands in for it, and 2017-06-07 00:00 follows
+    path = write_csv(
+        f"{COINGECKO_HEADER}\n2023-12-31 23:00:00 UTC,1,,\n2024-01-01 00:00:00 UTC,2,,\n"
+    )
     assert rows_of(read_prices_csv(path, "bitcoin")) == [
-        ("bitcoin", date(2024, 1, 1), 1.0, None, None)
+        ("bitcoin", date(2023, 12, 31), 1.0, None, None),
+        ("bitcoin", date(2024, 1, 1), 2.0, None, None),
     ]
 
 
@@ -177,9 +182,9 @@ EC_OK = "bitcoin,2024-01-01,1,2,3\n"
         (f"{CHART_HEADER}\n1704067200000,20240101,1,2,3\n", 2, ["bad date '20240101'"]),
         (f"{COINGECKO_HEADER}\n2024-01-01,1,2,3\n", 2, ["bad date '2024-01-01'"]),
         (
-            f"{COINGECKO_HEADER}\n{CG_OK}2024-01-02 12:00:00 UTC,1,2,3\n",
+            f"{COINGECKO_HEADER}\n{CG_OK}2024-01-02 12:00 UTC,1,2,3\n",
             3,
-            ["bad date '2024-01-02 12:00:00 UTC'", "not within an hour of 00:00 UTC"],
+            ["bad date '2024-01-02 12:00 UTC'"],
         ),
         # numbers
         (f"{ECOIN_HEADER}\nbitcoin,2024-01-01,abc,2,3\n", 2, ["price 'abc' is not a number"]),
@@ -206,9 +211,9 @@ EC_OK = "bitcoin,2024-01-01,1,2,3\n"
             ["duplicate date 2024-01-01 (first on line 2)"],
         ),
         (
-            f"{COINGECKO_HEADER}\n2017-06-06 23:29:55 UTC,1,2,3\n2017-06-07 00:00:00 UTC,1,2,3\n",
+            f"{COINGECKO_HEADER}\n2017-06-06 00:00:00 UTC,1,2,3\n2017-06-06 23:29:55 UTC,1,2,3\n",
             3,
-            ["duplicate date 2017-06-07 (first on line 2)"],
+            ["duplicate date 2017-06-06 (first on line 2)"],
         ),
         # field counts
         (f"{ECOIN_HEADER}\n{EC_OK}bitcoin,2024-01-02,1,2\n", 3, ["expected 5 fields, found 4"]),

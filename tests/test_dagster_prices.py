@@ -43,7 +43,12 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("daily_prices_job")
-    assert {s.name for s in defs.schedules} == {"daily_prices_schedule", "daily_analysis_schedule"}
+    assert {s.name for s in defs.schedules} == {
+        "daily_prices_schedule",
+        "daily_analysis_schedule",
+        "daily_forecast_schedule",
+    }
+    assert defs.resolve_job_def("forecast_job")
 
 
 def test_dagster_cli_validates_workspace(tmp_path):

@@ -25,7 +25,14 @@ from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 
 REPO = Path(__file__).resolve().parents[1]
 HORIZON = 7
-SMALL = pm.ModelConfig(epochs=5, train_days=300, calibration_days=60, n_forecasts=HORIZON)
+SMALL = pm.ModelConfig(
+    epochs=5,
+    train_days=300,
+    calibration_days=60,
+    min_calibration_days=60,
+    min_fit_days=200,
+    n_forecasts=HORIZON,
+)
 
 
 def random_walk(days: int = 600, seed: int = 0, start: str = "2022-01-01") -> pd.DataFrame:
@@ -286,27 +293,42 @@ def test_score_mase_is_nan_when_naive_is_perfect() -> None:
 
 # -- shrinkage and conformal scale -------------------------------------------------------------
 def test_shrink_weights_known_answers() -> None:
-    p = np.array([[1.0, 1.0, 1.0, 1.0, np.nan], [-2.0, -1.0, 2.0, 3.0, np.nan]])
-    a = np.column_stack(
-        [
-            p[:, 0],  # perfect
-            [1.0, 1.0],  # uncorrelated with (1, -1)
-            -p[:, 2],  # opposite
-            0.5 * p[:, 3],  # half-scale
-            [1.0, 2.0],  # predictions all NaN
-        ]
-    )
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(200, 1))
+    columns = {
+        "perfect": (p, p),
+        "half-scale": (p, 0.5 * p),
+        "too strong": (p, 3 * p),
+        "opposite": (p, -p),
+        "noise only": (p, rng.normal(size=(200, 1))),
+    }
+    weights = {k: pm.shrink_weights(*v)[0] for k, v in columns.items()}
+    assert weights["perfect"] == pytest.approx(1.0)
+    assert weights["half-scale"] == pytest.approx(0.5)
+    assert weights["too strong"] == 1.0  # clipped
+    assert weights["opposite"] == 0.0
+    assert weights["noise only"] == 0.0  # no clear skill: naive
+
+
+def test_shrink_weights_lowered_by_two_standard_errors() -> None:
+    rng = np.random.default_rng(1)
+    p = rng.normal(size=(400, 2))
+    a = 0.5 * p + rng.normal(scale=0.5, size=(400, 2))
     weights = pm.shrink_weights(p, a)
-    np.testing.assert_allclose(weights, [1.0, 0.0, 0.0, 0.5, 0.0], atol=1e-15)
-    assert weights.shape == (5,)
+    for h in range(2):
+        alpha = float(p[:, h] @ a[:, h] / (p[:, h] @ p[:, h]))
+        assert 0.0 < weights[h] < alpha < 0.6
+    # the second horizon counts half as many effective origins: a wider band, a lower weight
+    same = np.column_stack([p[:, 0], p[:, 0]]), np.column_stack([a[:, 0], a[:, 0]])
+    w0, w1 = pm.shrink_weights(*same)
+    assert w1 < w0
 
 
-def test_shrink_weights_clip_above_one_and_skip_nan() -> None:
-    p = np.array([[1.0], [2.0], [np.nan], [4.0]])
-    a = np.array([[3.0], [6.0], [100.0], [np.nan]])  # rows 2 and 3 are not used
-    assert pm.shrink_weights(p, a).tolist() == [1.0]
-    assert pm.shrink_weights(p, a * 0.25).tolist() == [0.75]
-    assert pm.shrink_weights(np.zeros((3, 1)), np.ones((3, 1))).tolist() == [0.0]
+def test_shrink_weights_skip_nan_and_tiny_samples() -> None:
+    p = np.array([[1.0, np.nan], [2.0, np.nan], [np.nan, 1.0], [4.0, 1.0]])
+    a = np.array([[1.0, 1.0], [2.0, 2.0], [100.0, 1.0], [4.0, 1.0]])
+    assert pm.shrink_weights(p, a).tolist() == [1.0, 0.0]  # column 1: too few pairs
+    assert pm.shrink_weights(np.zeros((5, 1)), np.ones((5, 1))).tolist() == [0.0]
 
 
 def test_conformal_scale_is_the_finite_sample_corrected_quantile() -> None:
@@ -500,7 +522,7 @@ def test_train_with_too_little_history(prices: pd.DataFrame) -> None:
     with pytest.raises(UserError) as info:
         pm.train("syn", prices.head(100), SMALL, version="x", horizon=HORIZON)
     message = str(info.value)
-    assert SMALL.min_history == 60 + 14 + 7 + 120
+    assert SMALL.min_history == pm.CONTEXT + 200 + 60
     assert f"at least {SMALL.min_history}" in message
     assert "syn has 99 days" in message
     assert "ecoin prices fetch" in message
@@ -644,5 +666,5 @@ def test_backtest_with_too_little_history(prices: pd.DataFrame) -> None:
     with pytest.raises(UserError) as info:
         run_backtest("syn", prices.head(250), SMALL, version="x", test_days=60, horizon=HORIZON)
     message = str(info.value)
-    assert "needs at least 261 days" in message
+    assert f"needs at least {SMALL.min_history + 60} days" in message
     assert "it has 249" in message

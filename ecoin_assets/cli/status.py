@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 from rich.table import Table
 
 from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.forecasting.model import latest_version
 from ecoin_assets.prices.status import coverage
 
 
 @click.command()
 @json_option
 def status(as_json: bool) -> None:
-    """Show what is stored: per coin first and last date, rows, missing days, last update."""
+    """Show what is stored: per coin first and last date, rows, missing days, last update
+    and the latest forecasting model."""
     cfg = settings()
     db = database()
     with db.read() as con:
         coins = coverage(con)
         (answers,) = con.execute("SELECT count(*) FROM raw_coingecko_answers").fetchone()
+    models = {c.coin_id: latest_version(cfg.home, c.coin_id) for c in coins}
     if as_json:
         print_json(
             {
                 "home": str(cfg.home),
                 "database": str(cfg.db_path),
                 "mode": cfg.mode,
-                "coins": [c.as_json() for c in coins],
+                "coins": [c.as_json() | {"model_version": models[c.coin_id]} for c in coins],
                 "raw_coingecko_answers": answers,
             }
         )
         return
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # no truncation in pipes
     console.print(f"database: {cfg.db_path}  (mode: {cfg.mode})", highlight=False)
     if not coins:
         console.print(
@@ -39,7 +44,7 @@ def status(as_json: bool) -> None:
             highlight=False,
         )
         return
-    table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)")
+    table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)", "model")
     for column in table.columns:
         column.no_wrap = True
     for c in coins:
@@ -49,7 +54,8 @@ def status(as_json: bool) -> None:
             str(c.last_date),
             str(c.rows),
             str(c.missing_days),
-            c.last_update.strftime("%Y-%m-%d %H:%M:%S"),
+            c.last_update.strftime("%Y-%m-%d %H:%M"),
+            models[c.coin_id] or "-",
         )
     console.print(table)
     console.print(f"{answers} raw CoinGecko answers kept", highlight=False)

@@ -40,6 +40,7 @@ from ecoin_assets.errors import UserError
 MAX_HORIZON = 30
 VOL_WINDOW = 30  # days of context kept before each origin
 VOL_SPAN = 20
+CONTEXT = VOL_WINDOW + 1  # rows kept before the first origin (more than the 14 lags)
 RETURN_SCALE = 100.0  # returns in percent: friendlier to the network's optimizer
 
 
@@ -51,14 +52,16 @@ class ModelConfig:
     batch_size: int = 128
     learning_rate: float = 0.03
     train_days: int = 1095  # fit on the most recent three years
-    calibration_days: int = 365
+    calibration_days: int = 730  # at most; shorter histories calibrate on less
+    min_calibration_days: int = 180
+    min_fit_days: int = 365
     interval: float = 0.8
     seed: int = 7
 
     @property
     def min_history(self) -> int:
         """Fewest daily prices a model can be trained on."""
-        return self.calibration_days + self.n_lags + self.n_forecasts + 120
+        return CONTEXT + self.min_fit_days + self.min_calibration_days
 
 
 @dataclass
@@ -183,7 +186,6 @@ def realised_paths(frame: pd.DataFrame, n_forecasts: int) -> np.ndarray:
 
 
 DEFAULT_CONFIG = ModelConfig()
-CONTEXT = max(VOL_WINDOW, DEFAULT_CONFIG.n_lags) + 1
 
 
 def origin_paths(
@@ -205,16 +207,25 @@ def origin_paths(
 
 
 def shrink_weights(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
-    """Per-horizon least-squares weight of the predicted path, clipped to [0, 1].
+    """Per-horizon weight (0..1) of the network's predicted path against naive.
 
-    Fitted on held-out origins: 0 when the network has no skill there (the forecast falls back
-    to naive), 1 when it should be trusted fully.
+    The least-squares weight on held-out origins, lowered by two standard errors and clipped:
+    the network is trusted only as far as its skill there is clear. Errors of overlapping
+    h-day paths are correlated, so the standard error counts n/h effective origins.
     """
-    ok = ~np.isnan(predicted) & ~np.isnan(actual)
-    p, a = np.where(ok, predicted, 0.0), np.where(ok, actual, 0.0)
-    denom = (p * p).sum(axis=0)
-    weight = np.divide((p * a).sum(axis=0), denom, out=np.zeros_like(denom), where=denom > 0)
-    return np.clip(weight, 0.0, 1.0)
+    weights = np.zeros(predicted.shape[1])
+    for h in range(predicted.shape[1]):
+        ok = ~np.isnan(predicted[:, h]) & ~np.isnan(actual[:, h])
+        p, a = predicted[ok, h], actual[ok, h]
+        denom = float(p @ p)
+        if len(p) < 3 or denom <= 0:
+            continue
+        alpha = float(p @ a) / denom
+        residual = a - alpha * p
+        effective_n = max(len(p) / (h + 1), 2.0)
+        se = math.sqrt(float(residual @ residual) / (len(p) - 1) / denom * len(p) / effective_n)
+        weights[h] = min(max(alpha - 2 * se, 0.0), 1.0)
+    return weights
 
 
 def conformal_scale(errors: np.ndarray, vol: np.ndarray, interval: float) -> list[float]:
@@ -249,7 +260,8 @@ def train(
             f"{coin_id} has {len(frame)} days of prices; a model needs at least "
             f"{config.min_history} (fetch more history with 'ecoin prices fetch')"
         )
-    fit_part = frame.iloc[CONTEXT : -config.calibration_days]
+    calibration_days = min(config.calibration_days, len(frame) - CONTEXT - config.min_fit_days)
+    fit_part = frame.iloc[CONTEXT:-calibration_days]
     started = time.perf_counter()
     with quiet():
         network = _new_network(config, horizon)
@@ -257,9 +269,7 @@ def train(
             fit_part[["ds", "y"]], freq="D", progress=None, checkpointing=False, num_workers=0
         )
     seconds = time.perf_counter() - started
-    predicted, actual, vol, _ = origin_paths(
-        network, frame, config.calibration_days, config, horizon
-    )
+    predicted, actual, vol, _ = origin_paths(network, frame, calibration_days, config, horizon)
     shrink = shrink_weights(predicted, actual)
     scale = conformal_scale(actual - predicted * shrink, vol, config.interval)
     return PriceModel(

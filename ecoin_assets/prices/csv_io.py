@@ -3,7 +3,7 @@
 Accepted import formats, recognised by their header:
 
 - CoinGecko's website export: `snapped_at,price,market_cap,total_volume`, with `snapped_at`
-  like `2024-01-31 00:00:00 UTC` (a snapshot within an hour of midnight counts for that day);
+  like `2024-01-31 00:00:00 UTC` (a late snapshot, e.g. `23:29:55`, counts for its own day);
 - the project's export: `coin_id,date,price_usd,market_cap_usd,volume_usd[,source,ingested_at]`;
 - the market-chart dump: `timestamp_ms,date,price_usd,market_cap_usd,total_volume_usd`.
 """
@@ -65,10 +65,7 @@ def _parse_day(raw: str, fmt: _Format) -> date:
     if fmt.name != "coingecko":
         return datetime.strptime(text, "%Y-%m-%d").date()
     stamp = datetime.strptime(text.removesuffix(" UTC"), "%Y-%m-%d %H:%M:%S")
-    day = snapshot_day(int(stamp.replace(tzinfo=UTC).timestamp() * 1000))
-    if day is None:
-        raise ValueError("not within an hour of 00:00 UTC")
-    return day
+    return snapshot_day(int(stamp.replace(tzinfo=UTC).timestamp() * 1000))
 
 
 def _number(raw: str | None, what: str, required: bool) -> float | None:

@@ -34,7 +34,6 @@ from ecoin_assets.sources.pacing import CallPacer
 DAY_MS = 86_400_000
 DAILY_MIN_SPAN_DAYS = 92  # CoinGecko returns daily points for ranges over 90 days
 DEMO_HISTORY_DAYS = 365
-SNAPSHOT_TOLERANCE_MS = 3_600_000
 _RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504, 520, 522, 524}
 
 
@@ -131,17 +130,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def snapshot_day(ts_ms: int, tolerance_ms: int = SNAPSHOT_TOLERANCE_MS) -> date | None:
-    """The UTC day whose 00:00 snapshot `ts_ms` is, or None when it is an intraday point.
+def snapshot_day(ts_ms: int) -> date:
+    """The UTC calendar day a daily snapshot stands for.
 
-    CoinGecko's daily series is taken at 00:00 UTC, but a few real snapshots are late or
-    early (e.g. 2017-06-06 23:29:55 stands in for 06-07 00:00): within `tolerance_ms` of a
-    midnight, a point counts as that day's snapshot.
+    CoinGecko takes its daily series at 00:00 UTC, but a few real snapshots were taken later
+    the same day (e.g. `2017-06-06 23:29:55` is 2017-06-06's, `2018-01-30 00:05:18` is
+    2018-01-30's): a snapshot belongs to the day it was taken on.
     """
-    nearest = (ts_ms + DAY_MS // 2) // DAY_MS * DAY_MS
-    if abs(ts_ms - nearest) > tolerance_ms:
-        return None
-    return datetime.fromtimestamp(nearest / 1000, tz=UTC).date()
+    return datetime.fromtimestamp(ts_ms // DAY_MS * DAY_MS / 1000, tz=UTC).date()
 
 
 def parse_chart(
@@ -149,9 +145,9 @@ def parse_chart(
 ) -> list[DailyPoint]:
     """The daily 00:00 UTC points of a market-chart answer that fall in [start, end].
 
-    The live point CoinGecko appends when a range reaches the present is dropped; an exact
-    midnight wins over a stand-in snapshot for the same day. Raises `MalformedAnswerError` when the
-    answer does not have the market-chart shape.
+    The live point CoinGecko appends when a range reaches the present is dropped; of several
+    points on one day (only a misbehaving server sends them), the one nearest its 00:00 wins.
+    Raises `MalformedAnswerError` when the answer does not have the market-chart shape.
     """
     if not isinstance(body, dict):
         raise MalformedAnswerError(f"expected a JSON object, got {type(body).__name__}")
@@ -176,14 +172,13 @@ def parse_chart(
     best: dict[date, tuple[int, float]] = {}
     for ts, price in series["prices"].items():
         day = snapshot_day(ts)
-        if day is None or not start <= day <= end:
+        if not start <= day <= end:
             continue
         if ts % DAY_MS and ts > now_ms - DAY_MS:
             continue  # the live "now" point, not a daily snapshot
         if price is None or not math.isfinite(price) or price <= 0:
             continue
-        offset = abs(ts - _midnight_s(day) * 1000)
-        if day not in best or offset < abs(best[day][0] - _midnight_s(day) * 1000):
+        if day not in best or ts % DAY_MS < best[day][0] % DAY_MS:
             best[day] = (ts, price)
     return [
         DailyPoint(
