@@ -47,20 +47,26 @@ def main() -> int:
             rows.append((coin, wall, model.train_seconds, scores))
             print(f"  {coin}: done in {wall:.1f} s", file=sys.stderr, flush=True)
 
-    head = "| coin | train s (wall) | fit s | " + " | ".join(
-        f"MASE {h}d | cover {h}d" for h in HORIZONS) + " | origins |"
+    head = (
+        "| coin | train s (wall) | fit s | "
+        + " | ".join(f"MASE {h}d | cover {h}d" for h in HORIZONS)
+        + " | origins |"
+    )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for coin, wall, fit, scores in rows:
-        cells = " | ".join(f"{scores[h]['mase']:.3f} | {scores[h]['coverage']:.0%}"
-                           for h in HORIZONS)
+        cells = " | ".join(
+            f"{scores[h]['mase']:.3f} | {scores[h]['coverage']:.0%}" for h in HORIZONS
+        )
         print(f"| {coin} | {wall:.1f} | {fit:.1f} | {cells} | {scores[7]['n_origins']} |")
     worst_mase = max(s[7]["mase"] for *_, s in rows)
     coverages = [s[7]["coverage"] for *_, s in rows]
     slowest = max(wall for _, wall, _, _ in rows)
-    print(f"\n7-day MASE max {worst_mase:.3f} (target <= 1.05); 7-day coverage "
-          f"{min(coverages):.0%}..{max(coverages):.0%} (target 70%..90%); slowest training "
-          f"{slowest:.1f} s (target < 60 s)")
+    print(
+        f"\n7-day MASE max {worst_mase:.3f} (target <= 1.05); 7-day coverage "
+        f"{min(coverages):.0%}..{max(coverages):.0%} (target 70%..90%); slowest training "
+        f"{slowest:.1f} s (target < 60 s)"
+    )
     return 0
 
 
