@@ -247,13 +247,16 @@ def train(
     config: ModelConfig | None = None,
     *,
     version: str,
-    horizon: int = MAX_HORIZON,
+    horizon: int | None = None,
 ) -> PriceModel:
-    """Fit the network on all but the calibration window, then calibrate the intervals."""
+    """Fit the network on all but the calibration window, then calibrate the intervals.
+
+    The model forecasts up to `horizon` days (default: `config.n_forecasts`).
+    """
     import time
 
-    check_horizon(horizon)
     config = config or DEFAULT_CONFIG
+    horizon = check_horizon(config.n_forecasts if horizon is None else horizon)
     frame = returns_frame(prices).tail(config.train_days + config.calibration_days + CONTEXT)
     if len(frame) < config.min_history:
         raise UserError(
