@@ -219,7 +219,7 @@ def _free_port() -> int:
 
 
 def test_sandbox_serve_command(tmp_path):
-    port = _free_port()
+    port, x_port = _free_port(), _free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -231,6 +231,8 @@ def test_sandbox_serve_command(tmp_path):
             str(port),
             "--rate-limit",
             "5",
+            "--x-port",
+            str(x_port),
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -246,7 +248,15 @@ def test_sandbox_serve_command(tmp_path):
                 time.sleep(0.2)
         codes = [requests.get(f"{url}/coins/list", timeout=5).status_code for _ in range(5)]
         assert codes == [200, 200, 200, 200, 429]  # the ping counted too
+        x = requests.get(
+            f"http://127.0.0.1:{x_port}/2/tweets/search/recent",
+            params={"query": "bitcoin"},
+            headers={"Authorization": "Bearer t"},
+            timeout=5,
+        )
+        assert x.status_code == 200 and x.json()["meta"]["result_count"] == 10
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
-    assert f"127.0.0.1:{port}/api/v3" in proc.stderr.read()
+    banner = proc.stderr.read()
+    assert f"127.0.0.1:{port}/api/v3" in banner and f"127.0.0.1:{x_port}" in banner

@@ -1,4 +1,4 @@
-"""`ecoin sandbox serve`: the local stand-ins for the CoinGecko (and later X) APIs."""
+"""`ecoin sandbox serve`: the local stand-ins for the CoinGecko and X APIs."""
 
 from __future__ import annotations
 
@@ -7,15 +7,18 @@ import threading
 
 import click
 
-from ecoin_assets.config import SANDBOX_COINGECKO_PORT, SANDBOX_HOST
+from ecoin_assets.cli.common import settings
+from ecoin_assets.config import DEFAULT_COINS, SANDBOX_COINGECKO_PORT, SANDBOX_HOST, SANDBOX_X_PORT
 from ecoin_assets.errors import UserError
 from ecoin_assets.sources.sandbox.coingecko import CoinGeckoSandbox
 from ecoin_assets.sources.sandbox.faults import FaultConfig
+from ecoin_assets.sources.sandbox.market import MarketSimulator
+from ecoin_assets.sources.sandbox.x import XSandbox
 
 
 @click.group()
 def sandbox() -> None:
-    """Local API servers that speak CoinGecko's format (no keys, no internet)."""
+    """Local API servers that speak CoinGecko's and X's formats (no keys, no internet)."""
 
 
 def _rate(name: str, what: str):
@@ -38,11 +41,26 @@ def _rate(name: str, what: str):
     help="Port of the CoinGecko API (0: any free).",
 )
 @click.option(
+    "--x-port",
+    default=SANDBOX_X_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the X API (0: any free).",
+)
+@click.option(
+    "--post-rate",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 6000),
+    help="Simulated X posts released per minute (about the ECOIN_COINS coins).",
+)
+@click.option(
     "--rate-limit",
     default=30,
     show_default=True,
     type=click.IntRange(0),
-    help="Calls per minute per client before 429 (0: unlimited).",
+    help="CoinGecko calls per minute per client before 429 (0: unlimited); X allows 450 "
+    "calls per 15 minutes per token.",
 )
 @_rate("error-rate", "answered with a 5xx")
 @_rate("throttle-rate", "answered 429 regardless of the limit")
@@ -55,6 +73,8 @@ def _rate(name: str, what: str):
 def serve(
     host: str,
     coingecko_port: int,
+    x_port: int,
+    post_rate: float,
     rate_limit: int,
     error_rate: float,
     throttle_rate: float,
@@ -80,24 +100,61 @@ def serve(
         drop_rate=drop_rate,
         seed=seed,
     )
+    coins = tuple(c for c in settings().coins if MarketSimulator.coin_index(c) is not None)
+    servers = []
     try:
-        server = CoinGeckoSandbox(
-            host, coingecko_port, rate_limit=rate_limit, faults=faults, seed=seed, quiet=not verbose
-        )
-    except OSError as exc:
-        raise UserError(
-            f"cannot listen on {host}:{coingecko_port} ({exc.strerror}); "
-            "pass another --coingecko-port"
-        ) from None
+        for port, make in (
+            (
+                coingecko_port,
+                lambda: CoinGeckoSandbox(
+                    host,
+                    coingecko_port,
+                    rate_limit=rate_limit,
+                    faults=faults,
+                    seed=seed,
+                    quiet=not verbose,
+                ),
+            ),
+            (
+                x_port,
+                lambda: XSandbox(
+                    host,
+                    x_port,
+                    coins=coins or DEFAULT_COINS,
+                    rate_per_minute=post_rate,
+                    faults=faults,
+                    seed=seed,
+                    quiet=not verbose,
+                ),
+            ),
+        ):
+            try:
+                servers.append(make())
+            except OSError as exc:
+                raise UserError(
+                    f"cannot listen on {host}:{port} ({exc.strerror}); pass "
+                    "another --coingecko-port / --x-port"
+                ) from None
+    except UserError:
+        for server in servers:
+            server.server_close()
+        raise
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    server.serve_in_thread()
+    cg, x = servers
+    for server in servers:
+        server.serve_in_thread()
     click.echo(
-        f"CoinGecko sandbox: {server.api_url}  (export COINGECKO_API_URL={server.api_url})",
+        f"CoinGecko sandbox: {cg.api_url}  (export COINGECKO_API_URL={cg.api_url})", err=True
+    )
+    click.echo(
+        f"X sandbox: {x.url}  (export X_API_URL={x.url}; any X_BEARER_TOKEN works), "
+        f"{post_rate:g} posts/min",
         err=True,
     )
-    click.echo(f"rate limit {rate_limit}/min; Ctrl-C to stop", err=True)
+    click.echo(f"CoinGecko rate limit {rate_limit}/min; Ctrl-C to stop", err=True)
     stop.wait()
-    server.shutdown()
-    server.server_close()
+    for server in servers:
+        server.shutdown()
+        server.server_close()

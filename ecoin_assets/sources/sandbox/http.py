@@ -178,7 +178,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.connection.close()
             return True
         if fault == "429":
-            self.send_json(429, {"error": "rate limited"}, {"Retry-After": "1"})
+            err = self.server.rate_limit_answer(1)
+            self.send_json(err.status, err.body, err.headers)
             return True
         status = int(fault)
         self.send_json(status, {"error": f"injected {status}"})

@@ -1,0 +1,243 @@
+"""Deterministic simulated X posts about crypto topics, released over time.
+
+Post k is released at `start + k * interval` and its content depends only on (seed, k), so any
+server started with the same seed and start time serves the same posts. Their tone follows the
+market simulator's latent mood of the day; they carry the noise of real posts: links,
+@mentions, #hashtags, $cashtags, emoji, retweets, exact and near duplicates, other languages
+and spam.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ecoin_assets.sources.sandbox.market import COINS, MarketSimulator, simulator
+
+TWITTER_EPOCH_MS = 1_288_834_974_657
+
+_SYMBOL = {c.id: c.symbol.upper() for c in COINS}
+_NAME = {c.id: c.name for c in COINS}
+
+_POSITIVE = (
+    "{name} looks incredibly strong today, adding more to my bags",
+    "Just bought more {name}, this breakout is real",
+    "{name} is going to the moon, so bullish right now",
+    "Love how {name} holds up, best investment I made this year",
+    "Huge green candle on {name}, great day for holders",
+    "{name} adoption keeps growing, very optimistic about it",
+)
+_NEUTRAL = (
+    "{name} trading sideways around the same level as yesterday",
+    "What is everyone's take on {name} this week?",
+    "{name} volume today is about average, nothing special",
+    "Reading the latest {name} development update",
+    "Moved some {name} to a hardware wallet this morning",
+    "{name} price update for the last 24 hours",
+)
+_NEGATIVE = (
+    "{name} is dumping hard, this is painful to watch",
+    "Sold all my {name}, I am done with this scam market",
+    "Terrible week for {name}, lost so much money",
+    "{name} keeps crashing, fear everywhere right now",
+    "Worst investment ever, {name} bleeding again",
+    "{name} network issues again, really disappointing",
+)
+_FOREIGN = (
+    ("es", "{name} está subiendo mucho hoy, qué bueno"),
+    ("de", "{name} fällt heute wieder stark, schrecklich"),
+    ("fr", "Le {name} monte encore aujourd'hui, génial"),
+    ("pt", "O {name} caiu muito hoje, que tristeza"),
+)
+_SPAM = (
+    "GIVEAWAY 🎁 {name} airdrop for the first 100, DM me to claim your free {sym}",
+    "Join our Telegram group for guaranteed profit signals on {name} ${sym} 100x 🚀",
+)
+_EMOJI = {
+    "positive": ("🚀", "💪", "😍", "🔥", "📈"),
+    "neutral": ("🤔", "👀", "📊"),
+    "negative": ("😭", "📉", "😡", "💀"),
+}
+_USERS = (
+    "cryptofan",
+    "whale_alert",
+    "satoshi_n",
+    "hodlqueen",
+    "chartwizard",
+    "defi_dan",
+    "moonboy",
+    "bearish_bob",
+    "newsbot",
+    "ledgerlady",
+)
+
+
+@dataclass(frozen=True)
+class Post:
+    id: str
+    created_at: datetime
+    text: str
+    lang: str
+    author_id: str
+    topics: tuple[str, ...]  # coins the post is about
+    kind: str  # original, retweet, duplicate, near_duplicate, foreign, spam
+    mood: str  # positive, neutral, negative (the generator's intent, not a label)
+    referenced_retweet: str | None = None
+
+    def as_json(self, fields: set[str]) -> dict:
+        out: dict = {"id": self.id, "text": self.text, "edit_history_tweet_ids": [self.id]}
+        if "created_at" in fields:
+            out["created_at"] = self.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if "lang" in fields:
+            out["lang"] = self.lang
+        if "author_id" in fields:
+            out["author_id"] = self.author_id
+        if "referenced_tweets" in fields and self.referenced_retweet:
+            out["referenced_tweets"] = [{"type": "retweeted", "id": self.referenced_retweet}]
+        return out
+
+
+def snowflake(ts_ms: int, sequence: int) -> int:
+    """An X-like id: milliseconds since X's epoch, then a 22-bit sequence (ids sort by time)."""
+    return ((ts_ms - TWITTER_EPOCH_MS) << 22) | (sequence & 0x3FFFFF)
+
+
+class PostStream:
+    """Post k of a stream released every `60 / rate_per_minute` seconds from `start_ms`."""
+
+    def __init__(
+        self,
+        coins: tuple[str, ...],
+        *,
+        rate_per_minute: float = 30.0,
+        start_ms: int,
+        seed: int = 2019,
+        market: MarketSimulator | None = None,
+    ):
+        if rate_per_minute <= 0:
+            raise ValueError("the post rate must be positive")
+        unknown = [c for c in coins if c not in _NAME]
+        if unknown:
+            raise ValueError(f"the sandbox simulates no posts about {unknown}")
+        self.coins = tuple(coins)
+        self.interval_ms = 60_000 / rate_per_minute
+        self.start_ms = start_ms
+        self.seed = seed
+        self.market = market or simulator(seed)
+        self._cache: dict[int, Post] = {}
+
+    def time_of(self, k: int) -> int:
+        return int(self.start_ms + k * self.interval_ms)
+
+    def released(self, now_ms: int) -> int:
+        """How many posts exist at `now_ms` (posts 0 .. n-1)."""
+        if now_ms < self.start_ms:
+            return 0
+        return int((now_ms - self.start_ms) // self.interval_ms) + 1
+
+    def index_of(self, post_id: str) -> int:
+        return int(post_id) & 0x3FFFFF
+
+    def post(self, k: int) -> Post:
+        cached = self._cache.get(k)
+        if cached is None:
+            cached = self._cache[k] = self._make(k)
+        return cached
+
+    def _make(self, k: int) -> Post:
+        rng = random.Random(f"{self.seed}:{k}")
+        ts = self.time_of(k)
+        created = datetime.fromtimestamp(ts / 1000, tz=UTC)
+        pid = str(snowflake(ts, k))
+        author = str(10_000 + rng.randrange(len(_USERS) * 10))
+        roll = rng.random()
+        if k >= 5 and roll < 0.06:  # an exact duplicate of a recent post, under a new id
+            source = self.post(k - rng.randint(1, 5))
+            return Post(
+                pid,
+                created,
+                source.text,
+                source.lang,
+                author,
+                source.topics,
+                "duplicate",
+                source.mood,
+            )
+        if k >= 5 and roll < 0.10:  # a near duplicate: another link, number or mention
+            source = self.post(k - rng.randint(1, 5))
+            text = source.text.split(" https://")[0] + f" https://t.co/{rng.randrange(10**8):08d}"
+            return Post(
+                pid,
+                created,
+                text,
+                source.lang,
+                author,
+                source.topics,
+                "near_duplicate",
+                source.mood,
+            )
+        if k >= 1 and roll < 0.18:  # a retweet of a recent post
+            source = self.post(k - 1)
+            user = _USERS[rng.randrange(len(_USERS))]
+            return Post(
+                pid,
+                created,
+                f"RT @{user}: {source.text}"[:280],
+                source.lang,
+                author,
+                source.topics,
+                "retweet",
+                source.mood,
+                referenced_retweet=source.id,
+            )
+        coin = self.coins[rng.randrange(len(self.coins))]
+        topics = (coin,)
+        if roll < 0.22:
+            text = rng.choice(_SPAM).format(name=_NAME[coin], sym=_SYMBOL[coin])
+            return Post(pid, created, text, "en", author, topics, "spam", "neutral")
+        mood = self._mood(rng, created)
+        if roll < 0.28:
+            lang, template = rng.choice(_FOREIGN)
+            return Post(
+                pid,
+                created,
+                template.format(name=_NAME[coin]),
+                lang,
+                author,
+                topics,
+                "foreign",
+                mood,
+            )
+        bank = {"positive": _POSITIVE, "neutral": _NEUTRAL, "negative": _NEGATIVE}[mood]
+        text = rng.choice(bank).format(name=rng.choice((_NAME[coin], _NAME[coin].lower())))
+        if rng.random() < 0.25 and len(self.coins) > 1:  # also about a second coin
+            other = rng.choice([c for c in self.coins if c != coin])
+            text += f", and ${_SYMBOL[other]} too"
+            topics = (coin, other)
+        text = self._decorate(rng, text, coin, mood)
+        return Post(pid, created, text, "en", author, topics, "original", mood)
+
+    def _mood(self, rng: random.Random, created: datetime) -> str:
+        tone = self.market.mood_at(created.date()) + rng.gauss(0.0, 0.6)
+        if tone > 0.35:
+            return "positive"
+        if tone < -0.35:
+            return "negative"
+        return "neutral"
+
+    @staticmethod
+    def _decorate(rng: random.Random, text: str, coin: str, mood: str) -> str:
+        if rng.random() < 0.3:
+            text = f"@{rng.choice(_USERS)} {text}"
+        if rng.random() < 0.4:
+            text += f" #{_NAME[coin]}" + rng.choice(("", " #crypto", " #ToTheMoon", " #HODL"))
+        if rng.random() < 0.3:
+            text += f" ${_SYMBOL[coin]}"
+        if rng.random() < 0.5:
+            text += " " + "".join(rng.choice(_EMOJI[mood]) for _ in range(rng.randint(1, 3)))
+        if rng.random() < 0.25:
+            text += f" https://t.co/{rng.randrange(10**8):08d}"
+        if rng.random() < 0.1:
+            text = text.replace("&", "&amp;") + " &amp; more"
+        return text
