@@ -92,6 +92,46 @@ TABLES: dict[str, str] = {
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, model_version, horizon)
         )""",
+    # One row per X post id, stored exactly once; the raw text is kept beside the clean one.
+    "posts": """
+        CREATE TABLE IF NOT EXISTS posts (
+            post_id BIGINT PRIMARY KEY,
+            created_at TIMESTAMP,
+            author_id VARCHAR,
+            lang VARCHAR,
+            text_raw VARCHAR NOT NULL,
+            text_clean VARCHAR NOT NULL,
+            tokens VARCHAR[] NOT NULL,
+            is_retweet BOOLEAN NOT NULL,
+            keep BOOLEAN NOT NULL,
+            drop_reason VARCHAR,
+            source VARCHAR NOT NULL,
+            ingested_at TIMESTAMP NOT NULL
+        )""",
+    # A post matching several topics is stored once and linked to each.
+    "post_topics": """
+        CREATE TABLE IF NOT EXISTS post_topics (
+            post_id BIGINT NOT NULL,
+            topic VARCHAR NOT NULL,
+            PRIMARY KEY (post_id, topic)
+        )""",
+    # The newest post id stored per topic: where the next search starts (`since_id`).
+    "topic_cursors": """
+        CREATE TABLE IF NOT EXISTS topic_cursors (
+            topic VARCHAR PRIMARY KEY,
+            newest_id BIGINT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+    # Per topic and minute of `created_at`: posts stored and posts kept for sentiment.
+    "topic_minute_stats": """
+        CREATE TABLE IF NOT EXISTS topic_minute_stats (
+            topic VARCHAR NOT NULL,
+            minute TIMESTAMP NOT NULL,
+            posts INTEGER NOT NULL,
+            kept INTEGER NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (topic, minute)
+        )""",
 }
 
 

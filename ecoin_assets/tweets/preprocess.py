@@ -96,7 +96,11 @@ def tokenize(clean: str) -> list[str]:
 
 
 def duplicate_key(clean: str) -> str:
-    """What two near-identical posts share: their words without links, users and numbers."""
+    """What two near-identical posts share: their text without links, users and numbers.
+
+    Hashtags and emoji (as words) stay in the key: copies differ in a link or a number, not
+    in the rest of the text.
+    """
     return " ".join(w for w in WORD_RE.findall(clean) if w not in ("user", "http"))
 
 

@@ -59,6 +59,10 @@ _EMOJI = {
     "neutral": ("🤔", "👀", "📊"),
     "negative": ("😭", "📉", "😡", "💀"),
 }
+_OPENERS = ("", "", "", "Honestly, ", "Ok so ", "Wow, ", "Update: ", "Not gonna lie, ", "Hmm, ",
+            "Morning all! ", "Thread: ", "PSA: ")
+_CLOSERS = ("", "", "", ".", "!", " lol", " imo", " tbh", ", thoughts?", " for real",
+            " today", " this week", " again", ", we'll see")
 _USERS = (
     "cryptofan",
     "whale_alert",
@@ -211,9 +215,10 @@ class PostStream:
             )
         bank = {"positive": _POSITIVE, "neutral": _NEUTRAL, "negative": _NEGATIVE}[mood]
         text = rng.choice(bank).format(name=rng.choice((_NAME[coin], _NAME[coin].lower())))
+        text = rng.choice(_OPENERS) + text + rng.choice(_CLOSERS)
         if rng.random() < 0.25 and len(self.coins) > 1:  # also about a second coin
             other = rng.choice([c for c in self.coins if c != coin])
-            text += f", and ${_SYMBOL[other]} too"
+            text += f", and {_NAME[other]} too"
             topics = (coin, other)
         text = self._decorate(rng, text, coin, mood)
         return Post(pid, created, text, "en", author, topics, "original", mood)

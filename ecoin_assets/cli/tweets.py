@@ -1,0 +1,142 @@
+"""`ecoin tweets ingest | export`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+
+import click
+
+from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.errors import UserError
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "topics",
+    "text_raw",
+    "text_clean",
+    "lang",
+    "keep",
+    "drop_reason",
+]
+
+
+@click.group()
+def tweets() -> None:
+    """Collect X posts on topics, cleaned and stored exactly once."""
+
+
+@tweets.command()
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="Q",
+    help="X search query (repeatable; default: ECOIN_TOPICS).",
+)
+@click.option("--once", is_flag=True, help="Search each topic once and stop.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Keep ingesting for this long.",
+)
+@click.option(
+    "--interval",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    metavar="SECONDS",
+    help="Pause between searches with --duration.",
+)
+@json_option
+def ingest(
+    topics: tuple[str, ...], once: bool, duration: float | None, interval: float, as_json: bool
+) -> None:
+    """Search X for new posts on each topic, clean them and store each post once.
+
+    Every round searches from the newest post stored per topic and writes in one
+    transaction, so an interrupted run loses and duplicates nothing.
+    """
+    from ecoin_assets.sources.x import XSource
+    from ecoin_assets.tweets.ingest import ingest_once
+
+    if once == (duration is not None):
+        raise UserError("give exactly one of --once or --duration SECONDS")
+    cfg = settings()
+    topics = topics or cfg.topics
+    source = XSource.from_settings(cfg)
+    db = database()
+    deadline = time.monotonic() + (duration or 0)
+    totals: dict[str, int] = {"rounds": 0, "stored": 0, "kept": 0, "calls": 0}
+    while True:
+        result = ingest_once(db, source, topics)
+        totals["rounds"] += 1
+        for key in ("stored", "kept", "calls"):
+            totals[key] += getattr(result, key)
+        if not as_json:
+            click.echo(
+                f"{time.strftime('%H:%M:%S')} stored {result.stored} new posts "
+                f"({result.kept} kept) from {result.fetched} found in {result.calls} "
+                f"call(s)",
+                err=True,
+            )
+        if once or time.monotonic() + interval > deadline:
+            break
+        time.sleep(interval)
+    if as_json:
+        print_json(totals)
+    else:
+        click.echo(
+            f"{totals['stored']} new posts stored ({totals['kept']} kept for sentiment) "
+            f"in {totals['rounds']} round(s) for {', '.join(topics)}"
+        )
+
+
+@tweets.command()
+@click.option("--topic", metavar="Q", help="Only posts linked to this topic.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to FILE instead of stdout.",
+)
+def export(topic: str | None, fmt: str, output: Path | None) -> None:
+    """Export stored posts, one row per post (raw and clean text, topics)."""
+    rows = database().query(
+        f"""
+        SELECT p.post_id, p.created_at, list_sort(list(t.topic)), p.text_raw, p.text_clean,
+               p.lang, p.keep, p.drop_reason
+        FROM posts p JOIN post_topics t USING (post_id)
+        {"WHERE p.post_id IN (SELECT post_id FROM post_topics WHERE topic = ?)" if topic else ""}
+        GROUP BY ALL ORDER BY p.post_id
+    """,
+        [topic] if topic else [],
+    )
+    records = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in rows]
+    for rec in records:
+        rec["id"] = str(rec["id"])
+        rec["created_at"] = rec["created_at"].isoformat() + "Z" if rec["created_at"] else None
+    if fmt == "jsonl":
+        text = "".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
+    else:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow(rec | {"topics": "|".join(rec["topics"])})
+        text = out.getvalue()
+    if output:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(output)
+        click.echo(f"wrote {len(records)} posts to {output}", err=True)
+    else:
+        click.echo(text, nl=False)

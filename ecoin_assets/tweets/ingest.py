@@ -1,0 +1,165 @@
+"""Ingest X posts for topics: search since each topic's cursor, clean, store exactly once.
+
+One call of `ingest_once` is one unit of work: it searches every topic from its stored cursor,
+cleans the posts it has not stored yet, and writes posts, topic links, per-minute counts and
+the advanced cursors in a single transaction. A run that dies half-way therefore writes
+nothing and the next one fetches the same posts again; a re-run writes nothing new (post ids
+are primary keys, inserts skip known ids). A post found under several topics is stored once
+and linked to each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from ecoin_assets.sources.x import SearchResult, Tweet, XSource
+from ecoin_assets.storage import Database
+from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
+
+DEDUP_WINDOW = timedelta(hours=2)  # copies and bot bursts come close together
+
+
+@dataclass
+class IngestResult:
+    fetched: int = 0  # distinct posts the searches returned
+    stored: int = 0  # new posts written
+    kept: int = 0  # new posts kept for sentiment
+    linked: int = 0  # new (post, topic) links
+    calls: int = 0
+    retries: int = 0
+    per_topic: dict[str, int] = field(default_factory=dict)  # new posts per topic
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def read_cursors(db: Database, topics: Sequence[str]) -> dict[str, int]:
+    rows = db.query("SELECT topic, newest_id FROM topic_cursors")
+    return {t: n for t, n in rows if t in topics}
+
+
+def _recent_keys(con: duckdb.DuckDBPyConnection, now: datetime) -> set[str]:
+    rows = con.execute(
+        "SELECT text_clean FROM posts WHERE keep AND created_at >= ?", [now - DEDUP_WINDOW]
+    ).fetchall()
+    return {duplicate_key(text) for (text,) in rows}
+
+
+def ingest_once(
+    db: Database, source: XSource, topics: Sequence[str], languages: Sequence[str] = ("en",)
+) -> IngestResult:
+    """Search every topic once (all pages since its cursor) and store what is new."""
+    topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
+    cursors = read_cursors(db, topics)
+    results: list[SearchResult] = [source.search(t, cursors.get(t)) for t in topics]
+    result = IngestResult(
+        calls=sum(r.calls for r in results), retries=sum(r.retries for r in results)
+    )
+    tweets: dict[int, Tweet] = {}
+    links: set[tuple[int, str]] = set()
+    for r in results:
+        for tweet in r.tweets:
+            tweets[tweet.id] = tweet
+            links.add((tweet.id, r.topic))
+    result.fetched = len(tweets)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with db.write() as con:
+        known = _known_ids(con, list(tweets))
+        dedup = Deduplicator(_recent_keys(con, now))
+        rows = []
+        for tid in sorted(set(tweets) - known):
+            t = tweets[tid]
+            post = preprocess(
+                str(tid),
+                t.text,
+                lang=t.lang,
+                is_retweet=t.is_retweet,
+                languages=languages,
+                dedup=dedup,
+            )
+            created = t.created_at.astimezone(UTC).replace(tzinfo=None) if t.created_at else now
+            rows.append(
+                (
+                    tid,
+                    created,
+                    t.author_id,
+                    t.lang,
+                    t.text,
+                    post.text_clean,
+                    list(post.tokens),
+                    t.is_retweet,
+                    post.keep,
+                    post.drop_reason,
+                    f"x:{source.base_url}",
+                    now,
+                )
+            )
+        if rows:
+            con.executemany(
+                "INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+        result.stored = len(rows)
+        result.kept = sum(1 for r in rows if r[8])
+        new_links = sorted(links)
+        if new_links:
+            before = con.execute("SELECT count(*) FROM post_topics").fetchone()[0]
+            con.executemany(
+                "INSERT INTO post_topics VALUES (?, ?) ON CONFLICT DO NOTHING", new_links
+            )
+            result.linked = con.execute("SELECT count(*) FROM post_topics").fetchone()[0] - before
+        for r in results:
+            result.per_topic[r.topic] = sum(1 for t in r.tweets if t.id not in known)
+            if r.newest_id is not None:
+                con.execute(
+                    "INSERT INTO topic_cursors VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE "
+                    "SET newest_id = greatest(topic_cursors.newest_id, excluded.newest_id), "
+                    "updated_at = excluded.updated_at",
+                    [r.topic, r.newest_id, now],
+                )
+        _refresh_minutes(con, list(tweets.values()), links, now)
+    return result
+
+
+def _known_ids(con: duckdb.DuckDBPyConnection, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    con.register("candidate_ids", pd.DataFrame({"post_id": ids}))
+    try:
+        rows = con.execute(
+            "SELECT post_id FROM posts JOIN candidate_ids USING (post_id)"
+        ).fetchall()
+    finally:
+        con.unregister("candidate_ids")
+    return {r[0] for r in rows}
+
+
+def _refresh_minutes(
+    con: duckdb.DuckDBPyConnection, tweets: list[Tweet], links: set[tuple[int, str]], now: datetime
+) -> None:
+    """Recount `topic_minute_stats` for the (topic, minute) pairs this batch touched."""
+    created = {t.id: t.created_at for t in tweets if t.created_at}
+    touched = {
+        (topic, created[i].astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0))
+        for i, topic in links
+        if i in created
+    }
+    for topic, minute in touched:
+        con.execute(
+            "DELETE FROM topic_minute_stats WHERE topic = ? AND minute = ?", [topic, minute]
+        )
+        con.execute(
+            """
+            INSERT INTO topic_minute_stats
+            SELECT ?, ?, count(*), count(*) FILTER (WHERE p.keep), ?
+            FROM posts p JOIN post_topics t USING (post_id)
+            WHERE t.topic = ? AND date_trunc('minute', p.created_at) = ?
+        """,
+            [topic, minute, now, topic, minute],
+        )
