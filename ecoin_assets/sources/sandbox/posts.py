@@ -59,10 +59,36 @@ _EMOJI = {
     "neutral": ("🤔", "👀", "📊"),
     "negative": ("😭", "📉", "😡", "💀"),
 }
-_OPENERS = ("", "", "", "Honestly, ", "Ok so ", "Wow, ", "Update: ", "Not gonna lie, ", "Hmm, ",
-            "Morning all! ", "Thread: ", "PSA: ")
-_CLOSERS = ("", "", "", ".", "!", " lol", " imo", " tbh", ", thoughts?", " for real",
-            " today", " this week", " again", ", we'll see")
+_OPENERS = (
+    "",
+    "",
+    "",
+    "Honestly, ",
+    "Ok so ",
+    "Wow, ",
+    "Update: ",
+    "Not gonna lie, ",
+    "Hmm, ",
+    "Morning all! ",
+    "Thread: ",
+    "PSA: ",
+)
+_CLOSERS = (
+    "",
+    "",
+    "",
+    ".",
+    "!",
+    " lol",
+    " imo",
+    " tbh",
+    ", thoughts?",
+    " for real",
+    " today",
+    " this week",
+    " again",
+    ", we'll see",
+)
 _USERS = (
     "cryptofan",
     "whale_alert",
