@@ -12,12 +12,15 @@ from ecoin_assets.prices.schedules import (
     daily_prices_schedule,
     prices_job,
 )
-from ecoin_assets.resources import CoinGeckoResource, EcoinStore
+from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
+from ecoin_assets.tweets.assets import x_posts
+from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
 
 defs = dg.Definitions(
-    assets=[prices, *analysis_assets, *forecasting_assets],
+    assets=[prices, *analysis_assets, *forecasting_assets, x_posts],
     asset_checks=price_checks,
-    jobs=[prices_job, analysis_job, forecast_job],
+    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job],
     schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],
-    resources={"store": EcoinStore(), "coingecko": CoinGeckoResource()},
+    sensors=[x_posts_sensor],
+    resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
 )

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.sources.coingecko import CoinGeckoClient
+from ecoin_assets.sources.x import XSource
 from ecoin_assets.storage import Database
 
 
@@ -33,4 +34,16 @@ class CoinGeckoResource(dg.ConfigurableResource):
             calls_per_minute=self.calls_per_minute,
             max_attempts=self.max_attempts,
             backoff=self.backoff_seconds,
+        )
+
+
+class XResource(dg.ConfigurableResource):
+    """X recent-search client; host and bearer token come from `X_API_URL` / `X_BEARER_TOKEN`."""
+
+    max_attempts: int = 6
+    backoff_seconds: float = 1.0
+
+    def source(self) -> XSource:
+        return XSource.from_settings(
+            load_settings(), max_attempts=self.max_attempts, backoff=self.backoff_seconds
         )

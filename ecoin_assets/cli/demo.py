@@ -68,7 +68,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
     DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
     analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
-    included), then serves `dagster dev` on 127.0.0.1:PORT.
+    included), then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
+    sandbox posts stream into DuckDB while it runs.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
@@ -189,6 +190,7 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers_http(url), "dagster dev", procs[-1], log, timeout=120)
         _say(f"Dagster UI: {url}  (log: {log}); Ctrl-C to stop")
+        _say("X posts stream in through x_posts_sensor every 20 s (table `posts`)")
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())

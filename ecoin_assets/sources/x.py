@@ -123,6 +123,13 @@ class XSource:
             newest = max(newest or 0, tweets[-1].id)
         return SearchResult(topic, tweets, newest, calls, retries)
 
+    def probe(self, topic: str, since_id: int | None = None) -> int | None:
+        """The newest post id matching `topic` newer than `since_id`, in one call (or None)."""
+        params = {"max_results": 10, "since_id": since_id}
+        response, _ = self._call(topic, {k: v for k, v in params.items() if v})
+        newest = (response.meta or {}).get("newest_id")
+        return int(newest) if newest else None
+
     def _call(self, topic: str, params: dict) -> tuple[tweepy.Response, int]:
         last = "no attempt"
         for attempt in range(1, self.max_attempts + 1):

@@ -1,0 +1,36 @@
+"""Dagster assets of the tweets domain."""
+
+import dagster as dg
+
+from ecoin_assets.config import load_settings
+from ecoin_assets.prices.assets import DUCKDB_POOL
+from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.tweets.ingest import ingest_once
+
+
+@dg.asset(
+    pool=DUCKDB_POOL,
+    group_name="tweets",
+    kinds={"duckdb", "python"},
+    description=(
+        "X posts on the tracked topics (ECOIN_TOPICS), stored exactly once by id with raw and "
+        "clean text (`posts`), linked to every topic they match (`post_topics`), with "
+        "per-topic, per-minute counts (`topic_minute_stats`) and the newest id per topic "
+        "(`topic_cursors`), all written in one transaction per run."
+    ),
+)
+def x_posts(store: EcoinStore, x: XResource) -> dg.MaterializeResult:
+    topics = list(load_settings().topics)
+    result = ingest_once(store.database(), x.source(), topics)
+    return dg.MaterializeResult(
+        metadata={
+            "topics": ", ".join(topics),
+            "fetched": result.fetched,
+            "stored": result.stored,
+            "kept_for_sentiment": result.kept,
+            "new_topic_links": result.linked,
+            "api_calls": result.calls,
+            "retries": result.retries,
+            "new_per_topic": dg.MetadataValue.json(result.per_topic),
+        }
+    )

@@ -1,0 +1,51 @@
+"""The X sensor: a run of `x_posts` whenever new posts exist on a tracked topic.
+
+Its cursor holds the newest post id per topic it has launched a run for; each tick probes
+every topic with one call (`since_id` = that id) and launches at most one run, keyed by the
+newest ids, so a tick repeated after a daemon restart launches nothing twice. What a run
+stores is decided by the ids already in DuckDB (`topic_cursors`), not by this cursor: a run
+that failed is caught up by the next one, and nothing is lost or stored twice.
+"""
+
+import json
+
+import dagster as dg
+
+from ecoin_assets.config import load_settings
+from ecoin_assets.resources import XResource
+from ecoin_assets.tweets.assets import x_posts
+
+x_ingest_job = dg.define_asset_job("x_ingest_job", selection=[x_posts])
+SENSOR_INTERVAL_SECONDS = 20
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dg.sensor(
+    job=x_ingest_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Ingests new X posts on the tracked topics (one run per tick at most).",
+)
+def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource):
+    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    active = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=x_ingest_job.name, statuses=_ACTIVE), limit=1
+    )
+    if active:
+        return dg.SkipReason("an ingestion run is still in progress")
+    source = x.source()
+    newest = dict(seen)
+    for topic in load_settings().topics:
+        found = source.probe(topic, seen.get(topic))
+        if found is not None and found > seen.get(topic, 0):
+            newest[topic] = found
+    if newest == seen:
+        return dg.SkipReason("no new posts")
+    context.update_cursor(json.dumps(newest, sort_keys=True))
+    key = "|".join(f"{t}:{i}" for t, i in sorted(newest.items()))
+    return dg.RunRequest(run_key=f"x-posts-{key}")
