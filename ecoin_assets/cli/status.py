@@ -17,12 +17,17 @@ from ecoin_assets.prices.status import coverage
 @json_option
 def status(as_json: bool) -> None:
     """Show what is stored: per coin first and last date, rows, missing days, last update
-    and the latest forecasting model."""
+    and the latest forecasting model; per topic the X posts stored."""
     cfg = settings()
     db = database()
     with db.read() as con:
         coins = coverage(con)
         (answers,) = con.execute("SELECT count(*) FROM raw_coingecko_answers").fetchone()
+        topics = con.execute("""
+            SELECT t.topic, count(*), count(*) FILTER (WHERE p.keep), max(p.created_at),
+                   max(p.ingested_at)
+            FROM post_topics t JOIN posts p USING (post_id) GROUP BY 1 ORDER BY 1
+        """).fetchall()
     models = {c.coin_id: latest_version(cfg.home, c.coin_id) for c in coins}
     if as_json:
         print_json(
@@ -32,6 +37,10 @@ def status(as_json: bool) -> None:
                 "mode": cfg.mode,
                 "coins": [c.as_json() | {"model_version": models[c.coin_id]} for c in coins],
                 "raw_coingecko_answers": answers,
+                "topics": [
+                    {"topic": t, "posts": n, "kept": k, "newest_post": newest, "last_ingest": last}
+                    for t, n, k, newest, last in topics
+                ],
             }
         )
         return
@@ -43,19 +52,28 @@ def status(as_json: bool) -> None:
             "--start 2024-01-01 --end 2024-12-31'",
             highlight=False,
         )
-        return
-    table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)", "model")
-    for column in table.columns:
-        column.no_wrap = True
-    for c in coins:
-        table.add_row(
-            c.coin_id,
-            str(c.first_date),
-            str(c.last_date),
-            str(c.rows),
-            str(c.missing_days),
-            c.last_update.strftime("%Y-%m-%d %H:%M"),
-            models[c.coin_id] or "-",
+    else:
+        table = Table("coin", "first", "last", "rows", "missing days", "last update (UTC)", "model")
+        for column in table.columns:
+            column.no_wrap = True
+        for c in coins:
+            table.add_row(
+                c.coin_id,
+                str(c.first_date),
+                str(c.last_date),
+                str(c.rows),
+                str(c.missing_days),
+                c.last_update.strftime("%Y-%m-%d %H:%M"),
+                models[c.coin_id] or "-",
+            )
+        console.print(table)
+        console.print(f"{answers} raw CoinGecko answers kept", highlight=False)
+    if topics:
+        posts = Table(
+            "topic", "posts", "kept for sentiment", "newest post (UTC)", "last ingest (UTC)"
         )
-    console.print(table)
-    console.print(f"{answers} raw CoinGecko answers kept", highlight=False)
+        for t, n, k, newest, last in topics:
+            posts.add_row(
+                t, str(n), str(k), f"{newest:%Y-%m-%d %H:%M:%S}", f"{last:%Y-%m-%d %H:%M:%S}"
+            )
+        console.print(posts)
