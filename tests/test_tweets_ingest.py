@@ -176,8 +176,14 @@ def test_cli_ingest_and_export(x_server, tmp_path):
     proc = ecoin("tweets", "ingest", "--topic", "bitcoin", "--once", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["stored"] > 0
-    proc = ecoin("tweets", "ingest", "--topic", "bitcoin", "--duration", "3", "--interval", "1")
+    proc = ecoin("tweets", "ingest", "--topic", "bitcoin", "--duration", "3", "--interval", "2")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count(" stored ") == 3  # rounds at 0 s, 2 s and the end, 3 s
+    # every post released before the last round is stored, once
+    db = Database(tmp_path / "home" / "ecoin.duckdb")
+    stored = {r[0] for r in db.query("SELECT post_id FROM posts")}
+    newest = max(stored)
+    assert {i for i in released(server, "bitcoin") if i <= newest} == stored
     rows = [
         json.loads(line)
         for line in ecoin("tweets", "export", "--format", "jsonl").stdout.splitlines()

@@ -55,6 +55,13 @@ def _rate(name: str, what: str):
     help="Simulated X posts released per minute (about the ECOIN_COINS coins).",
 )
 @click.option(
+    "--duplicate-page-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of X result pages that repeat the last post of the previous page.",
+)
+@click.option(
     "--rate-limit",
     default=30,
     show_default=True,
@@ -75,6 +82,7 @@ def serve(
     coingecko_port: int,
     x_port: int,
     post_rate: float,
+    duplicate_page_rate: float,
     rate_limit: int,
     error_rate: float,
     throttle_rate: float,
@@ -122,6 +130,7 @@ def serve(
                     x_port,
                     coins=coins or DEFAULT_COINS,
                     rate_per_minute=post_rate,
+                    duplicate_page_rate=duplicate_page_rate,
                     faults=faults,
                     seed=seed,
                     quiet=not verbose,

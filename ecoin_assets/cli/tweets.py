@@ -74,6 +74,7 @@ def ingest(
     deadline = time.monotonic() + (duration or 0)
     totals: dict[str, int] = {"rounds": 0, "stored": 0, "kept": 0, "calls": 0}
     while True:
+        started = time.monotonic()
         result = ingest_once(db, source, topics)
         totals["rounds"] += 1
         for key in ("stored", "kept", "calls"):
@@ -85,9 +86,9 @@ def ingest(
                 f"call(s)",
                 err=True,
             )
-        if once or time.monotonic() + interval > deadline:
-            break
-        time.sleep(interval)
+        if once or started >= deadline:
+            break  # the last round started at or after the deadline: the window is covered
+        time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
     if as_json:
         print_json(totals)
     else:
