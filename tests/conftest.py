@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock
 
 from ecoin_assets.sources.coingecko import CoinGeckoClient
 from ecoin_assets.sources.sandbox.coingecko import CoinGeckoSandbox
+from ecoin_assets.sources.sandbox.x import XSandbox
 
 #: variables that would point a test at real data, real APIs or real secrets
 _CLEARED_ENV = (
@@ -82,6 +84,24 @@ def _stop(server: CoinGeckoSandbox) -> None:
             socket.create_connection((host, port), timeout=1).close()
         stopper.join(0.01)
     server.server_close()
+
+
+@pytest.fixture
+def x_sandbox_factory() -> Iterator[Callable[..., XSandbox]]:
+    """Start X sandboxes on free ports (with a `FakeClock` unless given a clock)."""
+    servers: list[XSandbox] = []
+
+    def make(**kwargs) -> XSandbox:
+        kwargs.setdefault("clock", FakeClock())
+        server = XSandbox(port=0, **kwargs)
+        server.serve_in_thread()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

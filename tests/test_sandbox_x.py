@@ -4,38 +4,13 @@ import collections
 
 import pytest
 import requests
+from fakes import T0, FakeClock
 
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.posts import PostStream, snowflake
 from ecoin_assets.sources.sandbox.x import XSandbox
 
 AUTH = {"Authorization": "Bearer test-token"}
-T0 = 1_790_000_000.0  # a fixed clock
-
-
-class Clock:
-    def __init__(self, now: float = T0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def x_factory():
-    servers = []
-
-    def make(**kwargs) -> XSandbox:
-        kwargs.setdefault("clock", Clock())
-        server = XSandbox(port=0, **kwargs)
-        server.serve_in_thread()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def search(server: XSandbox, headers=AUTH, **params) -> requests.Response:
@@ -44,8 +19,8 @@ def search(server: XSandbox, headers=AUTH, **params) -> requests.Response:
     )
 
 
-def test_search_newest_first_with_meta_and_fields(x_factory):
-    server = x_factory(rate_per_minute=60, backlog_minutes=60)
+def test_search_newest_first_with_meta_and_fields(x_sandbox_factory):
+    server = x_sandbox_factory(rate_per_minute=60, backlog_minutes=60)
     r = search(server, query="bitcoin", max_results=20, **{"tweet.fields": "created_at,lang"})
     assert r.status_code == 200
     body = r.json()
@@ -62,8 +37,8 @@ def test_search_newest_first_with_meta_and_fields(x_factory):
     assert set(plain) == {"id", "text", "edit_history_tweet_ids"}  # default fields only
 
 
-def test_pagination_covers_everything_once_and_since_id(x_factory):
-    server = x_factory(rate_per_minute=30, backlog_minutes=30)
+def test_pagination_covers_everything_once_and_since_id(x_sandbox_factory):
+    server = x_sandbox_factory(rate_per_minute=30, backlog_minutes=30)
     seen, token = [], None
     while True:
         params = {"query": "ethereum", "max_results": 10}
@@ -85,9 +60,9 @@ def test_pagination_covers_everything_once_and_since_id(x_factory):
     assert [t["id"] for t in newer["data"]] == seen[:5]
 
 
-def test_posts_arrive_in_real_time(x_factory):
-    clock = Clock()
-    server = x_factory(rate_per_minute=60, backlog_minutes=1, clock=clock)
+def test_posts_arrive_in_real_time(x_sandbox_factory):
+    clock = FakeClock()
+    server = x_sandbox_factory(rate_per_minute=60, backlog_minutes=1, clock=clock)
     newest = search(
         server, query="bitcoin OR ethereum OR cardano OR solana OR dogecoin", max_results=100
     ).json()["meta"]["newest_id"]
@@ -105,8 +80,8 @@ def test_posts_arrive_in_real_time(x_factory):
     assert 280 <= fresh <= 300  # five minutes at 60 a minute (retweets of other coins aside)
 
 
-def test_query_operators(x_factory):
-    server = x_factory(rate_per_minute=120, backlog_minutes=60)
+def test_query_operators(x_sandbox_factory):
+    server = x_sandbox_factory(rate_per_minute=120, backlog_minutes=60)
     everything = search(
         server, query="bitcoin", max_results=100, **{"tweet.fields": "lang,referenced_tweets"}
     ).json()["data"]
@@ -162,8 +137,8 @@ def test_mood_follows_the_market():
     assert share_positive(good) > share_positive(bad) + 0.3
 
 
-def test_auth_is_required(x_factory):
-    server = x_factory(bearer_token="right")
+def test_auth_is_required(x_sandbox_factory):
+    server = x_sandbox_factory(bearer_token="right")
     assert search(server, headers={}, query="bitcoin").status_code == 401
     wrong = search(server, headers={"Authorization": "Bearer wrong"}, query="bitcoin")
     assert wrong.status_code == 401 and wrong.json()["title"] == "Unauthorized"
@@ -187,17 +162,17 @@ def test_auth_is_required(x_factory):
         ({"query": "bitcoin", "tweet.fields": "nonsense"}, "tweet.fields"),
     ],
 )
-def test_invalid_requests_get_x_error_bodies(x_factory, params, parameter):
-    r = search(x_factory(), **params)
+def test_invalid_requests_get_x_error_bodies(x_sandbox_factory, params, parameter):
+    r = search(x_sandbox_factory(), **params)
     assert r.status_code == 400
     body = r.json()
     assert body["title"] == "Invalid Request"
     assert parameter in body["errors"][0]["parameters"]
 
 
-def test_rate_limit_headers_and_429(x_factory):
-    clock = Clock()
-    server = x_factory(requests_per_window=3, clock=clock)
+def test_rate_limit_headers_and_429(x_sandbox_factory):
+    clock = FakeClock()
+    server = x_sandbox_factory(requests_per_window=3, clock=clock)
     remaining = []
     for _ in range(3):
         r = search(server, query="bitcoin")
@@ -215,8 +190,8 @@ def test_rate_limit_headers_and_429(x_factory):
 
 
 @pytest.mark.parametrize(("fault", "status"), [("500", 500), ("503", 503), ("429", 429)])
-def test_fault_switches(x_factory, fault, status):
-    server = x_factory(faults=FaultConfig(script=[fault]))
+def test_fault_switches(x_sandbox_factory, fault, status):
+    server = x_sandbox_factory(faults=FaultConfig(script=[fault]))
     r = search(server, query="bitcoin")
     assert r.status_code == status
     if status == 429:
@@ -224,15 +199,15 @@ def test_fault_switches(x_factory, fault, status):
     assert search(server, query="bitcoin").status_code == 200
 
 
-def test_dropped_connection(x_factory):
-    server = x_factory(faults=FaultConfig(script=["drop"]))
+def test_dropped_connection(x_sandbox_factory):
+    server = x_sandbox_factory(faults=FaultConfig(script=["drop"]))
     with pytest.raises(requests.ConnectionError):
         search(server, query="bitcoin")
     assert search(server, query="bitcoin").status_code == 200
 
 
-def test_duplicate_pages(x_factory):
-    server = x_factory(rate_per_minute=60, backlog_minutes=60, duplicate_page_rate=1.0)
+def test_duplicate_pages(x_sandbox_factory):
+    server = x_sandbox_factory(rate_per_minute=60, backlog_minutes=60, duplicate_page_rate=1.0)
     first = search(server, query="bitcoin", max_results=10).json()
     second = search(
         server, query="bitcoin", max_results=10, next_token=first["meta"]["next_token"]

@@ -7,31 +7,17 @@ import pytest
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.resources import EcoinStore, XResource
-from ecoin_assets.sources.sandbox.x import XSandbox
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.assets import x_posts
 from ecoin_assets.tweets.sensors import x_posts_sensor
 
-T0 = 1_790_000_000.0
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
-def x_sandbox(monkeypatch):
-    server = XSandbox(port=0, clock=Clock(), rate_per_minute=60, backlog_minutes=5)
-    server.serve_in_thread()
+def x_sandbox(x_sandbox_factory, monkeypatch):
+    server = x_sandbox_factory(rate_per_minute=60, backlog_minutes=5)
     monkeypatch.setenv("X_API_URL", server.url)
     monkeypatch.setenv("ECOIN_TOPICS", "bitcoin,ethereum")
-    yield server
-    server.shutdown()
-    server.server_close()
+    return server
 
 
 RESOURCES = {"x": XResource(backoff_seconds=0.01)}

@@ -16,34 +16,15 @@ from ecoin_assets.sources.x import XSource
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.ingest import ingest_once
 
-T0 = 1_790_000_000.0
-
-
-class Clock:
-    def __init__(self):
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @pytest.fixture
-def x_server():
-    servers = []
-
+def x_server(x_sandbox_factory):
     def make(**kwargs) -> XSandbox:
-        kwargs.setdefault("clock", Clock())
         kwargs.setdefault("rate_per_minute", 60)
         kwargs.setdefault("backlog_minutes", 10)
-        server = XSandbox(port=0, **kwargs)
-        server.serve_in_thread()
-        servers.append(server)
-        return server
+        return x_sandbox_factory(**kwargs)
 
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return make
 
 
 def released(server: XSandbox, word: str) -> list[int]:

@@ -8,7 +8,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ecoin_assets.cli.common import database, interactive, json_option, print_json, settings
+from ecoin_assets.cli.common import (
+    database,
+    interactive,
+    json_option,
+    output_option,
+    print_json,
+    settings,
+    write_output,
+)
 from ecoin_assets.config import validate_coin_id
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.csv_io import export_rows, read_prices_csv
@@ -173,12 +181,7 @@ def import_(coin: str, csv_path: Path, as_json: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to FILE instead of stdout.",
-)
+@output_option
 def export(
     coins: tuple[str, ...], start: str | None, end: str | None, fmt: str, output: Path | None
 ) -> None:
@@ -212,10 +215,4 @@ def export(
             "fetch them first with 'ecoin prices fetch'"
         )
     text = export_rows(rows, fmt)
-    if output:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(output)
-        click.echo(f"wrote {len(rows)} rows to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    write_output(text, output, f"{len(rows)} rows")

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import click
 
-from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.cli.common import (
+    database,
+    json_option,
+    output_option,
+    print_json,
+    settings,
+    write_output,
+)
 from ecoin_assets.errors import UserError
 
 EXPORT_COLUMNS = [
@@ -103,12 +110,7 @@ def ingest(
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to FILE instead of stdout.",
-)
+@output_option
 def export(topic: str | None, fmt: str, output: Path | None) -> None:
     """Export stored posts, one row per post (raw and clean text, topics)."""
     rows = database().query(
@@ -134,10 +136,4 @@ def export(topic: str | None, fmt: str, output: Path | None) -> None:
         for rec in records:
             writer.writerow(rec | {"topics": "|".join(rec["topics"])})
         text = out.getvalue()
-    if output:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(output)
-        click.echo(f"wrote {len(records)} posts to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    write_output(text, output, f"{len(records)} posts")
