@@ -22,8 +22,8 @@ def cli() -> None:
     """ecoin: crypto prices, forecasts and X sentiment on Dagster and DuckDB.
 
     Configuration comes from the environment: ECOIN_HOME (data folder, default ./data),
-    ECOIN_MODE (sandbox or live), ECOIN_COINS, COINGECKO_API_URL, COINGECKO_DEMO_API_KEY,
-    COINGECKO_PRO_API_KEY. See the README.
+    ECOIN_MODE (sandbox or live), ECOIN_COINS, ECOIN_TOPICS, COINGECKO_API_URL,
+    COINGECKO_DEMO_API_KEY, COINGECKO_PRO_API_KEY, X_API_URL, X_BEARER_TOKEN. See the README.
     """
 
 
