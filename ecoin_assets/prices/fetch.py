@@ -41,10 +41,6 @@ class FetchOutcome:
     results: list[FetchResult]
     summary: WriteSummary
 
-    @property
-    def data_calls(self) -> int:
-        return sum(r.data_calls for r in self.results)
-
 
 def fetch_prices(
     client: CoinGeckoClient,
