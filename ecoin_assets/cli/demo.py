@@ -27,9 +27,10 @@ load_from:
 """
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, path: str = "ping") -> bool:
+    """Whether `url`/`path` answers 2xx (a CoinGecko ping by default)."""
     try:
-        return requests.get(url.rstrip("/") + "/ping", timeout=2).ok
+        return requests.get(f"{url.rstrip('/')}/{path}", timeout=2).ok
     except requests.RequestException:
         return False
 
@@ -188,7 +189,7 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
             )
         )
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers_http(url), "dagster dev", procs[-1], log, timeout=120)
+        wait_until(lambda: _answers(url, "server_info"), "dagster dev", procs[-1], log, timeout=120)
         _say(f"Dagster UI: {url}  (log: {log}); Ctrl-C to stop")
         _say("X posts stream in through x_posts_sensor every 20 s (table `posts`)")
         stopped = threading.Event()
@@ -199,10 +200,3 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 raise UserError(f"a demo process exited; see the logs in {logs}")
     finally:
         shutdown()
-
-
-def _answers_http(url: str) -> bool:
-    try:
-        return requests.get(url + "/server_info", timeout=2).ok
-    except requests.RequestException:
-        return False

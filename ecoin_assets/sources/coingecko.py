@@ -297,18 +297,18 @@ class CoinGeckoClient:
                 # an hour past midnight: the end day's 00:00 point is inside either way
                 "to": str(_midnight_s(w_end) + 3600),
             }
-            body, answers = self._call(
+            points, answers = self._call(
                 coin_id,
                 "coins/{id}/market_chart/range",
                 params,
                 lambda api, p=params: api.get_coin_market_chart_range_by_id(
                     coin_id, "usd", p["from"], p["to"]
                 ),
-                validate=lambda b, c=cursor: parse_chart(b, coin_id, c, end),
+                parse=lambda b, c=cursor: parse_chart(b, coin_id, c, end),
                 on_call=on_call,
             )
             result.answers.extend(answers)
-            new = [p for p in parse_chart(body, coin_id, cursor, end) if p.date not in seen]
+            new = [p for p in points if p.date not in seen]
             result.points.extend(new)
             seen.update(p.date for p in new)
             # A server that caps the span answers with a prefix: continue after it.
@@ -326,7 +326,7 @@ class CoinGeckoClient:
         endpoint: str,
         params: dict[str, str],
         fn: Callable[[CoinGeckoAPI], object],
-        validate: Callable[[object], object] | None = None,
+        parse: Callable[[object], object] | None = None,
         on_call: Callable[[ApiAnswer], None] | None = None,
     ) -> tuple[object, list[ApiAnswer]]:
         api = self._api()
@@ -339,8 +339,8 @@ class CoinGeckoClient:
             body: object = None
             try:
                 body = fn(api)
-                if validate:
-                    validate(body)
+                if parse:  # a body of the wrong shape raises MalformedAnswerError: retried
+                    body = parse(body)
             except requests.HTTPError:
                 error = "http error"
             except (requests.ConnectionError, requests.Timeout) as exc:

@@ -10,12 +10,14 @@ and spam.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ecoin_assets.sources.sandbox.market import COINS, MarketSimulator, simulator
 
 TWITTER_EPOCH_MS = 1_288_834_974_657
+CACHE_SIZE = 50_000
 
 _SYMBOL = {c.id: c.symbol.upper() for c in COINS}
 _NAME = {c.id: c.name for c in COINS}
@@ -155,7 +157,7 @@ class PostStream:
         self.start_ms = start_ms
         self.seed = seed
         self.market = market or simulator(seed)
-        self._cache: dict[int, Post] = {}
+        self._cache: OrderedDict[int, Post] = OrderedDict()
 
     def time_of(self, k: int) -> int:
         return int(self.start_ms + k * self.interval_ms)
@@ -173,6 +175,10 @@ class PostStream:
         cached = self._cache.get(k)
         if cached is None:
             cached = self._cache[k] = self._make(k)
+            if len(self._cache) > CACHE_SIZE:  # a long-running sandbox keeps the newest only
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(k)
         return cached
 
     def _make(self, k: int) -> Post:
