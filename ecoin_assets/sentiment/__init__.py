@@ -1,0 +1,1 @@
+"""Sentiment of X posts: data, model, evaluation, scoring."""
