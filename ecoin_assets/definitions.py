@@ -13,13 +13,14 @@ from ecoin_assets.prices.schedules import (
     prices_job,
 )
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
+from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
 from ecoin_assets.tweets.assets import x_posts
 from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
 
 defs = dg.Definitions(
-    assets=[prices, *analysis_assets, *forecasting_assets, x_posts],
+    assets=[prices, *analysis_assets, *forecasting_assets, x_posts, *sentiment_assets],
     asset_checks=price_checks,
-    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job],
+    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job, sentiment_job],
     schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],
     sensors=[x_posts_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},

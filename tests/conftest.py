@@ -39,10 +39,21 @@ def ecoin_home(tmp_path: Path) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per test session for the sentiment encoder's graph (built once, seconds)."""
+    return tmp_path_factory.mktemp("encoder-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_environment(ecoin_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(
+    ecoin_home: Path, encoder_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every test gets its own ECOIN_HOME and none of the caller's API settings or keys."""
     monkeypatch.setenv("ECOIN_HOME", str(ecoin_home))
+    monkeypatch.setenv("ECOIN_ENCODER_CACHE", str(encoder_cache))
+    # BentoML reads its home once per process: one store for the whole session
+    os.environ.setdefault("BENTOML_HOME", str(encoder_cache.parent / "bentoml"))
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
 

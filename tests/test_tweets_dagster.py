@@ -64,6 +64,13 @@ def test_asset_materializes_posts_exactly_once(x_sandbox):
     db = Database(load_settings().db_path)
     count = db.query("SELECT count(*) FROM posts")[0][0]
     assert count == meta["stored"].value
+    # every new kept post was scored in the same run, by the recorded model version
+    kept, scored = db.query(
+        "SELECT count(*) FILTER (WHERE keep), (SELECT count(*) FROM post_sentiment) FROM posts"
+    )[0]
+    assert scored == kept == meta["scored"].value > 0
+    versions = db.query("SELECT DISTINCT model_version FROM post_sentiment")
+    assert versions == [(meta["model_version"].value,)]
     # a re-run (or a restarted daemon replaying the tick) stores nothing twice
     rerun = dg.materialize([x_posts], resources=resources)
     assert rerun.get_asset_materialization_events()[0].materialization.metadata["stored"].value == 0

@@ -11,6 +11,7 @@ from ecoin_assets.cli.demo import demo
 from ecoin_assets.cli.forecast import forecast
 from ecoin_assets.cli.prices import prices
 from ecoin_assets.cli.sandbox import sandbox
+from ecoin_assets.cli.sentiment import sentiment
 from ecoin_assets.cli.status import status
 from ecoin_assets.cli.tweets import tweets
 from ecoin_assets.errors import UserError
@@ -32,6 +33,7 @@ cli.add_command(sandbox)
 cli.add_command(prices)
 cli.add_command(forecast)
 cli.add_command(tweets)
+cli.add_command(sentiment)
 cli.add_command(demo)
 
 

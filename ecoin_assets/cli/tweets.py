@@ -29,6 +29,11 @@ EXPORT_COLUMNS = [
     "lang",
     "keep",
     "drop_reason",
+    "label",
+    "p_negative",
+    "p_neutral",
+    "p_positive",
+    "model_version",
 ]
 
 
@@ -64,11 +69,13 @@ def tweets() -> None:
 def ingest(
     topics: tuple[str, ...], once: bool, duration: float | None, interval: float, as_json: bool
 ) -> None:
-    """Search X for new posts on each topic, clean them and store each post once.
+    """Search X for new posts on each topic, clean, score and store each post once.
 
-    Every round searches from the newest post stored per topic and writes in one
-    transaction, so an interrupted run loses and duplicates nothing.
+    Every round searches from the newest post stored per topic and writes posts and their
+    sentiment (active model: see 'ecoin sentiment models') in one transaction, so an
+    interrupted run loses and duplicates nothing.
     """
+    from ecoin_assets.sentiment.registry import Classifier
     from ecoin_assets.sources.x import XSource
     from ecoin_assets.tweets.ingest import ingest_once
 
@@ -78,18 +85,19 @@ def ingest(
     topics = topics or cfg.topics
     source = XSource.from_settings(cfg)
     db = database()
+    classifier = Classifier.load(cfg.home)
     deadline = time.monotonic() + (duration or 0)
-    totals: dict[str, int] = {"rounds": 0, "stored": 0, "kept": 0, "calls": 0}
+    totals: dict[str, int] = {"rounds": 0, "stored": 0, "kept": 0, "scored": 0, "calls": 0}
     while True:
         started = time.monotonic()
-        result = ingest_once(db, source, topics)
+        result = ingest_once(db, source, topics, classifier=classifier)
         totals["rounds"] += 1
-        for key in ("stored", "kept", "calls"):
+        for key in ("stored", "kept", "scored", "calls"):
             totals[key] += getattr(result, key)
         if not as_json:
             click.echo(
                 f"{time.strftime('%H:%M:%S')} stored {result.stored} new posts "
-                f"({result.kept} kept) from {result.fetched} found in {result.calls} "
+                f"({result.kept} kept and scored) from {result.fetched} found in {result.calls} "
                 f"call(s)",
                 err=True,
             )
@@ -112,16 +120,22 @@ def ingest(
 )
 @output_option
 def export(topic: str | None, fmt: str, output: Path | None) -> None:
-    """Export stored posts, one row per post (raw and clean text, topics)."""
+    """Export stored posts, one row per post: raw and clean text, topics, and the label and
+    probabilities given by the active sentiment model (empty for posts not kept)."""
+    from ecoin_assets.sentiment.registry import active_version
+
+    version = active_version(settings().home)
     rows = database().query(
         f"""
         SELECT p.post_id, p.created_at, list_sort(list(t.topic)), p.text_raw, p.text_clean,
-               p.lang, p.keep, p.drop_reason
+               p.lang, p.keep, p.drop_reason,
+               s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version
         FROM posts p JOIN post_topics t USING (post_id)
+        LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
         {"WHERE p.post_id IN (SELECT post_id FROM post_topics WHERE topic = ?)" if topic else ""}
         GROUP BY ALL ORDER BY p.post_id
     """,
-        [topic] if topic else [],
+        [version, *([topic] if topic else [])],
     )
     records = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in rows]
     for rec in records:

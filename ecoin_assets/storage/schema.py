@@ -132,6 +132,37 @@ TABLES: dict[str, str] = {
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (topic, minute)
         )""",
+    # Sentiment of each kept post, one row per (post, model version): which model scored a post
+    # is always recorded, and a new version adds rows beside the old ones, never over them.
+    "post_sentiment": """
+        CREATE TABLE IF NOT EXISTS post_sentiment (
+            post_id BIGINT NOT NULL,
+            model_version VARCHAR NOT NULL,
+            label VARCHAR NOT NULL,
+            p_negative DOUBLE NOT NULL,
+            p_neutral DOUBLE NOT NULL,
+            p_positive DOUBLE NOT NULL,
+            score DOUBLE NOT NULL,
+            scored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (post_id, model_version)
+        )""",
+    # Per topic, minute of `created_at` and model version: the sentiment aggregates.
+    "topic_minute_sentiment": """
+        CREATE TABLE IF NOT EXISTS topic_minute_sentiment (
+            topic VARCHAR NOT NULL,
+            minute TIMESTAMP NOT NULL,
+            model_version VARCHAR NOT NULL,
+            scored INTEGER NOT NULL,
+            negative INTEGER NOT NULL,
+            neutral INTEGER NOT NULL,
+            positive INTEGER NOT NULL,
+            mean_sentiment DOUBLE NOT NULL,
+            share_negative DOUBLE NOT NULL,
+            share_positive DOUBLE NOT NULL,
+            weighted_sentiment DOUBLE NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (topic, minute, model_version)
+        )""",
 }
 
 

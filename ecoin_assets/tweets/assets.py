@@ -5,6 +5,7 @@ import dagster as dg
 from ecoin_assets.config import load_settings
 from ecoin_assets.prices.assets import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.tweets.ingest import ingest_once
 
 
@@ -15,19 +16,24 @@ from ecoin_assets.tweets.ingest import ingest_once
     description=(
         "X posts on the tracked topics (ECOIN_TOPICS), stored exactly once by id with raw and "
         "clean text (`posts`), linked to every topic they match (`post_topics`), with "
-        "per-topic, per-minute counts (`topic_minute_stats`) and the newest id per topic "
-        "(`topic_cursors`), all written in one transaction per run."
+        "per-topic, per-minute counts (`topic_minute_stats`), the newest id per topic "
+        "(`topic_cursors`) and the sentiment of every new kept post by the active model "
+        "(`post_sentiment`, `topic_minute_sentiment`), all written in one transaction per run."
     ),
 )
 def x_posts(store: EcoinStore, x: XResource) -> dg.MaterializeResult:
-    topics = list(load_settings().topics)
-    result = ingest_once(store.database(), x.source(), topics)
+    settings = load_settings()
+    topics = list(settings.topics)
+    classifier = Classifier.load(settings.home)
+    result = ingest_once(store.database(), x.source(), topics, classifier=classifier)
     return dg.MaterializeResult(
         metadata={
             "topics": ", ".join(topics),
             "fetched": result.fetched,
             "stored": result.stored,
             "kept_for_sentiment": result.kept,
+            "scored": result.scored,
+            "model_version": classifier.version,
             "new_topic_links": result.linked,
             "api_calls": result.calls,
             "retries": result.retries,

@@ -5,7 +5,8 @@ cleans the posts it has not stored yet, and writes posts, topic links, per-minut
 the advanced cursors in a single transaction. A run that dies half-way therefore writes
 nothing and the next one fetches the same posts again; a re-run writes nothing new (post ids
 are primary keys, inserts skip known ids). A post found under several topics is stored once
-and linked to each.
+and linked to each. With a classifier, the new kept posts are scored in the same transaction
+(`post_sentiment`, `topic_minute_sentiment`), so every stored post has its sentiment at once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -20,6 +22,9 @@ import pandas as pd
 from ecoin_assets.sources.x import SearchResult, Tweet, XSource
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
+
+if TYPE_CHECKING:
+    from ecoin_assets.sentiment.registry import Classifier
 
 DEDUP_WINDOW = timedelta(hours=2)  # copies and bot bursts come close together
 
@@ -30,6 +35,7 @@ class IngestResult:
     stored: int = 0  # new posts written
     kept: int = 0  # new posts kept for sentiment
     linked: int = 0  # new (post, topic) links
+    scored: int = 0  # new posts scored for sentiment
     calls: int = 0
     retries: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)  # new posts per topic
@@ -51,9 +57,13 @@ def _recent_keys(con: duckdb.DuckDBPyConnection, now: datetime) -> set[str]:
 
 
 def ingest_once(
-    db: Database, source: XSource, topics: Sequence[str], languages: Sequence[str] = ("en",)
+    db: Database,
+    source: XSource,
+    topics: Sequence[str],
+    languages: Sequence[str] = ("en",),
+    classifier: Classifier | None = None,
 ) -> IngestResult:
-    """Search every topic once (all pages since its cursor) and store what is new."""
+    """Search every topic once (all pages since its cursor) and store (and score) what is new."""
     topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
     cursors = read_cursors(db, topics)
     results: list[SearchResult] = [source.search(t, cursors.get(t)) for t in topics]
@@ -124,6 +134,12 @@ def ingest_once(
                     [r.topic, r.newest_id, now],
                 )
         _refresh_minutes(con, list(tweets.values()), links, now)
+        if classifier is not None:
+            from ecoin_assets.sentiment.scoring import score_rows, write_scores
+
+            scores = score_rows(classifier, [(r[0], r[5]) for r in rows if r[8]], now)
+            write_scores(con, scores, now)
+            result.scored = len(scores)
     return result
 
 

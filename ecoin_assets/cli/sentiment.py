@@ -1,0 +1,160 @@
+"""`ecoin sentiment fetch-tweeteval | train | eval | classify | score | models`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.errors import UserError
+
+DATA_HELP = "'seed' (the set shipped with ecoin) or a folder in TweetEval layout."
+
+
+@click.group()
+def sentiment() -> None:
+    """Sentiment model of X posts: data, training, evaluation, classification.
+
+    Labelled data is a folder in TweetEval layout: {split}_text.txt and {split}_labels.txt,
+    one post and one label per line (0 negative, 1 neutral, 2 positive). Until a model is
+    trained, the bundled model (trained on TweetEval's train split) is active.
+    """
+
+
+@sentiment.command("fetch-tweeteval")
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder to write into (default: $ECOIN_HOME/tweeteval).",
+)
+@click.option("--url", default=None, help="Base URL of a mirror of TweetEval's sentiment files.")
+def fetch_tweeteval_cmd(dest: Path | None, url: str | None) -> None:
+    """Download TweetEval's sentiment splits (needs internet), checking every checksum."""
+    from ecoin_assets.sentiment.download import TWEETEVAL_URL, fetch_tweeteval
+
+    dest = dest or settings().home / "tweeteval"
+    fetch_tweeteval(
+        dest,
+        base_url=url or TWEETEVAL_URL,
+        progress=lambda name, what: click.echo(f"{name}: {what}", err=True),
+    )
+    click.echo(f"TweetEval sentiment (train, val, test) in {dest}")
+
+
+@sentiment.command()
+@click.option("--data", default="seed", show_default=True, metavar="seed|DIR", help=DATA_HELP)
+@click.option("--split", default="train", show_default=True, help="Split to train on.")
+@click.option(
+    "--eval-split",
+    default=None,
+    help="Split of the same data to report metrics on (default: val or test when present).",
+)
+@json_option
+def train(data: str, split: str, eval_split: str | None, as_json: bool) -> None:
+    """Train a model, store it as a new version and make it the active one."""
+    from ecoin_assets.sentiment.service import train_and_register
+
+    result = train_and_register(settings().home, data, split, eval_split)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(
+        f"trained sentiment model {result['version']} on {result['trained_on']} "
+        f"({result['n_train']} posts, {result['train_seconds']} s); it is now active"
+    )
+    if result.get("metrics"):
+        m = result["metrics"]
+        click.echo(
+            f"on {result['evaluated_on']}: macro-recall {m['macro_recall']:.3f}, "
+            f"macro-F1 {m['macro_f1']:.3f}, accuracy {m['accuracy']:.3f} (n={m['n']})"
+        )
+
+
+@sentiment.command("eval")
+@click.option("--data", required=True, metavar="seed|DIR", help=DATA_HELP)
+@click.option("--split", default="test", show_default=True, help="Split to evaluate on.")
+@click.option("--version", default=None, help="Model version (default: the active one).")
+@json_option
+def eval_cmd(data: str, split: str, version: str | None, as_json: bool) -> None:
+    """Evaluate a model on labelled posts: macro-recall, macro-F1, accuracy, speed."""
+    from ecoin_assets.sentiment.service import evaluate_model
+
+    result = evaluate_model(settings().home, data, split, version)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(
+        f"model {result['model_version']} on {result['data']} (n={result['n']}): "
+        f"macro-recall {result['macro_recall']:.3f}, macro-F1 {result['macro_f1']:.3f}, "
+        f"accuracy {result['accuracy']:.3f}, {result['posts_per_second']:.0f} posts/s"
+    )
+    click.echo(
+        "recall: "
+        + ", ".join(f"{k} {result['recall_' + k]:.3f}" for k in ("negative", "neutral", "positive"))
+    )
+    click.echo("confusion matrix (rows true, columns predicted: negative, neutral, positive):")
+    for row in result["confusion_matrix"]:
+        click.echo("  " + " ".join(f"{v:6d}" for v in row))
+
+
+@sentiment.command()
+@click.argument("texts", nargs=-1)
+@click.option("--version", default=None, help="Model version (default: the active one).")
+def classify(texts: tuple[str, ...], version: str | None) -> None:
+    """Classify TEXTS (or one text per stdin line): JSON lines with label and probabilities."""
+    from ecoin_assets.sentiment.registry import Classifier
+
+    if not texts:
+        if sys.stdin.isatty():
+            raise UserError("give texts as arguments, or one text per line on stdin")
+        texts = tuple(line.rstrip("\n") for line in sys.stdin if line.strip())
+    if not texts:
+        raise UserError("no text to classify: stdin was empty")
+    classifier = Classifier.load(settings().home, version)
+    for text, prediction in zip(texts, classifier.classify(texts), strict=True):
+        click.echo(json.dumps({"text": text} | prediction.as_dict(), ensure_ascii=False))
+
+
+@sentiment.command()
+@json_option
+def score(as_json: bool) -> None:
+    """Score every stored post the active model has not scored yet (and its aggregates)."""
+    from ecoin_assets.sentiment.registry import Classifier
+    from ecoin_assets.sentiment.scoring import score_pending
+
+    classifier = Classifier.load(settings().home)
+    started = time.perf_counter()
+    done = score_pending(database(), classifier)
+    if as_json:
+        print_json({"model_version": classifier.version, "scored": done})
+    else:
+        click.echo(
+            f"scored {done} posts with {classifier.version} in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+
+
+@sentiment.command()
+@json_option
+def models(as_json: bool) -> None:
+    """List the model versions, the active one, and how many posts each has scored."""
+    from ecoin_assets.sentiment.registry import active_version, versions
+    from ecoin_assets.sentiment.scoring import scored_versions
+
+    home = settings().home
+    active, scored = active_version(home), scored_versions(database())
+    rows = [
+        {"version": v, "active": v == active, "posts_scored": scored.get(v, 0)}
+        for v in versions(home)
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        click.echo(f"{mark} {row['version']}  ({row['posts_scored']} posts scored)")

@@ -1,0 +1,199 @@
+"""The sentiment model: one multinomial logistic regression over three feature blocks of the
+clean post (the same cleaning as ingestion, `tweets.preprocess.clean_text`):
+
+1. the MiniLM sentence embedding (`encoder.py`), 384 values;
+2. word 1-2-grams hashed into 2**17 buckets with sublinear TF-IDF weights: a vocabulary-free
+   TF-IDF, so the saved model holds numbers only (no word list, no pickle);
+3. VADER's lexicon scores (negative, neutral, positive, compound), 4 values.
+
+Classes are weighted inversely to their frequency, since the official metric (macro-averaged
+recall) weighs the rare negative class as much as the others. On TweetEval's validation split
+this reaches about 0.72 macro-recall (0.67 with the embedding alone, 0.66 with TF-IDF alone).
+
+A saved model is a folder with `weights.npz` (float16 coefficients, IDF weights) and
+`model.json` (version, encoder, training data, metrics); loading executes no code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from ecoin_assets.errors import UserError
+from ecoin_assets.sentiment.data import LABELS, LabelledSet
+from ecoin_assets.sentiment.encoder import EMBEDDING_DIM, SentenceEncoder
+from ecoin_assets.tweets.preprocess import clean_text
+
+HASH_BITS = 17
+TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # words, and the marks that carry tone
+REGULARIZATION_C = 1.0
+VADER_FEATURES = 4
+
+
+def _hasher():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        n_features=2**HASH_BITS,
+        ngram_range=(1, 2),
+        token_pattern=TOKEN_PATTERN,
+        alternate_sign=False,
+        norm=None,
+        lowercase=False,  # clean text is lowercase already
+    )
+
+
+def _idf(counts: sp.csr_matrix) -> np.ndarray:
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+
+
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    weighted = counts.astype(np.float32)
+    weighted.data = (np.log(weighted.data) + 1) * idf[weighted.indices]
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
+    return sp.diags(1 / np.clip(norms, 1e-12, None)) @ weighted
+
+
+class _Vader:
+    _analyzer = None
+
+    @classmethod
+    def scores(cls, texts: Sequence[str]) -> np.ndarray:
+        if cls._analyzer is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            cls._analyzer = SentimentIntensityAnalyzer()
+        rows = (cls._analyzer.polarity_scores(t) for t in texts)
+        return np.array(
+            [[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32
+        ).reshape(len(texts), VADER_FEATURES)
+
+
+def featurize(
+    clean_texts: Sequence[str], encoder: SentenceEncoder, idf: np.ndarray
+) -> sp.csr_matrix:
+    """The feature matrix of clean texts: [embedding | hashed TF-IDF | VADER]."""
+    counts = _hasher().transform(clean_texts).tocsr()
+    return sp.hstack(
+        [
+            sp.csr_matrix(encoder.encode(clean_texts)),
+            _tfidf(counts, idf),
+            sp.csr_matrix(_Vader.scores(clean_texts)),
+        ],
+        format="csr",
+    )
+
+
+@dataclass
+class SentimentModel:
+    version: str
+    encoder_id: str
+    coef: np.ndarray  # (3, features)
+    intercept: np.ndarray  # (3,)
+    idf: np.ndarray  # (2**HASH_BITS,)
+    meta: dict = field(default_factory=dict)
+
+    def predict_proba_clean(self, clean_texts: Sequence[str], encoder: SentenceEncoder):
+        """Probabilities (n, 3) of negative, neutral, positive for already-clean texts."""
+        if not clean_texts:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        if encoder.identity != self.encoder_id:
+            raise UserError(
+                f"model {self.version} was trained with encoder {self.encoder_id}, "
+                f"not {encoder.identity}: retrain it with 'ecoin sentiment train'"
+            )
+        logits = featurize(clean_texts, encoder, self.idf) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict_proba(self, texts: Sequence[str], encoder: SentenceEncoder) -> np.ndarray:
+        """Probabilities for raw posts (cleaned exactly as ingestion cleans them)."""
+        return self.predict_proba_clean([clean_text(t) for t in texts], encoder)
+
+
+def train(data: LabelledSet, encoder: SentenceEncoder, c: float = REGULARIZATION_C):
+    """Fit the model on labelled raw posts; deterministic for the same data and encoder."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(data.labels)) < len(LABELS):
+        missing = [LABELS[i] for i in range(len(LABELS)) if i not in set(data.labels)]
+        raise UserError(f"{data.source} has no {', '.join(missing)} posts: all 3 labels needed")
+    started = time.perf_counter()
+    clean = [clean_text(t) for t in data.texts]
+    idf = _idf(_hasher().transform(clean).tocsr())
+    features = featurize(clean, encoder, idf)
+    classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+    classifier.fit(features, np.asarray(data.labels))
+    coef = classifier.coef_.astype(np.float16).astype(np.float32)  # as saved
+    intercept = classifier.intercept_.astype(np.float32)
+    idf = idf.astype(np.float16).astype(np.float32)
+    digest = hashlib.sha256(coef.tobytes() + intercept.tobytes()).hexdigest()[:8]
+    return SentimentModel(
+        version=f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}",
+        encoder_id=encoder.identity,
+        coef=coef,
+        intercept=intercept,
+        idf=idf,
+        meta={
+            "trained_on": data.source,
+            "n_train": len(data),
+            "train_counts": data.counts(),
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "features": {
+                "embedding": EMBEDDING_DIM,
+                "hashed_tfidf": 2**HASH_BITS,
+                "vader": VADER_FEATURES,
+            },
+            "c": c,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
+
+
+# -- persistence ------------------------------------------------------------------------------
+def save_files(model: SentimentModel, folder: Path) -> None:
+    """Write `weights.npz` and `model.json` into `folder` (which must not exist), atomically."""
+    if folder.exists():
+        raise UserError(f"sentiment model version {model.version} already exists at {folder}")
+    tmp = folder.with_name(folder.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        tmp / "weights.npz",
+        coef=model.coef.astype(np.float16),
+        intercept=model.intercept,
+        idf=model.idf.astype(np.float16),
+    )
+    info = {"version": model.version, "encoder_id": model.encoder_id, "labels": list(LABELS)}
+    (tmp / "model.json").write_text(json.dumps(info | {"meta": model.meta}, indent=2) + "\n")
+    os.replace(tmp, folder)
+
+
+def load_files(folder: Path) -> SentimentModel:
+    try:
+        info = json.loads((folder / "model.json").read_text())
+        with np.load(folder / "weights.npz", allow_pickle=False) as weights:
+            coef, intercept, idf = (
+                weights[k].astype(np.float32) for k in ("coef", "intercept", "idf")
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise UserError(f"cannot read the sentiment model in {folder}: {exc}") from None
+    return SentimentModel(
+        version=info["version"],
+        encoder_id=info["encoder_id"],
+        coef=coef,
+        intercept=intercept,
+        idf=idf,
+        meta=info.get("meta", {}),
+    )

@@ -1,0 +1,157 @@
+"""Where sentiment models live, which one is active, and the classifier that uses it.
+
+- Trained models: `$ECOIN_HOME/models/sentiment/<version>/`; `LATEST` names the active one.
+- The bundled model (`sentiment/bundled/`, trained on TweetEval's train split; see its
+  MODEL_CARD.md) is active while nothing has been trained, so a fresh machine classifies well.
+- The BentoML model store (`$ECOIN_HOME/bentoml`): every registered version is saved there as
+  `ecoin-sentiment:<version>`, with its metrics as metadata, for the serving layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecoin_assets.errors import UserError
+from ecoin_assets.sentiment import model as sentiment_model
+from ecoin_assets.sentiment.data import LABELS
+from ecoin_assets.sentiment.encoder import SentenceEncoder
+from ecoin_assets.sentiment.model import SentimentModel
+
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+BUNDLED = "bundled"
+BENTO_MODEL_NAME = "ecoin-sentiment"
+
+
+def models_dir(home: Path) -> Path:
+    return home / "models" / "sentiment"
+
+
+def encoder_cache(home: Path) -> Path:
+    """Where the int8 encoder graph is built once (`ECOIN_ENCODER_CACHE` moves it)."""
+    override = os.environ.get("ECOIN_ENCODER_CACHE")
+    return Path(override).expanduser() if override else home / "models" / "encoder"
+
+
+def bentoml_home(home: Path) -> Path:
+    return home / "bentoml"
+
+
+@functools.cache
+def bundled_version() -> str:
+    return json.loads((BUNDLED_DIR / "model.json").read_text())["version"]
+
+
+def _resolve(version: str) -> str:
+    return bundled_version() if version == BUNDLED else version
+
+
+def active_version(home: Path) -> str:
+    """The version scoring uses: the one `LATEST` names, else the bundled model's."""
+    pointer = models_dir(home) / "LATEST"
+    return _resolve(pointer.read_text().strip()) if pointer.exists() else bundled_version()
+
+
+def versions(home: Path) -> list[str]:
+    """Every version that can be loaded, the bundled one first."""
+    folder = models_dir(home)
+    stored = []
+    if folder.exists():
+        stored = sorted(p.name for p in folder.iterdir() if (p / "model.json").exists())
+    return [bundled_version(), *(v for v in stored if v != bundled_version())]
+
+
+def activate(home: Path, version: str) -> None:
+    """Make `version` (a stored one, or `bundled`) the active model."""
+    version = _resolve(version)
+    if version not in versions(home):
+        raise UserError(f"no sentiment model version {version!r}")
+    folder = models_dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    pointer_tmp = folder / "LATEST.tmp"
+    pointer_tmp.write_text(version + "\n")
+    os.replace(pointer_tmp, folder / "LATEST")
+
+
+def save(model: SentimentModel, home: Path) -> Path:
+    """Store a trained model and make it the active one."""
+    folder = models_dir(home) / model.version
+    sentiment_model.save_files(model, folder)
+    activate(home, model.version)
+    return folder
+
+
+def load(home: Path, version: str | None = None) -> SentimentModel:
+    version = _resolve(version or active_version(home))
+    if version == bundled_version():
+        return sentiment_model.load_files(BUNDLED_DIR)
+    folder = models_dir(home) / version
+    if not (folder / "model.json").exists():
+        known = ", ".join(versions(home))
+        raise UserError(f"no sentiment model version {version!r}; known versions: {known}")
+    return sentiment_model.load_files(folder)
+
+
+def register_bentoml(model: SentimentModel, home: Path, metrics: dict | None = None) -> str:
+    """Save the model into the BentoML store under `$ECOIN_HOME/bentoml`; returns its tag."""
+    os.environ.setdefault("BENTOML_HOME", str(bentoml_home(home)))
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    import bentoml
+
+    tag = f"{BENTO_MODEL_NAME}:{model.version}"
+    try:
+        return str(bentoml.models.get(tag).tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    numeric = {k: v for k, v in (metrics or {}).items() if isinstance(v, int | float)}
+    with bentoml.models.create(
+        tag,
+        labels={"kind": "sentiment", "encoder": model.encoder_id},
+        metadata={"version": model.version, "trained_on": model.meta.get("trained_on", "")}
+        | numeric,
+    ) as stored:
+        sentiment_model.save_files(model, Path(stored.path) / "model")
+    return str(stored.tag)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+class Classifier:
+    """A loaded model with its encoder: raw posts in, labels and probabilities out."""
+
+    def __init__(self, model: SentimentModel, encoder: SentenceEncoder):
+        self.model = model
+        self.encoder = encoder
+
+    @classmethod
+    def load(cls, home: Path, version: str | None = None) -> Classifier:
+        return cls(load(home, version), SentenceEncoder(encoder_cache(home)))
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def probabilities(self, texts: Sequence[str], clean: bool = False):
+        if clean:
+            return self.model.predict_proba_clean(list(texts), self.encoder)
+        return self.model.predict_proba(list(texts), self.encoder)
+
+    def classify(self, texts: Sequence[str], clean: bool = False) -> list[Prediction]:
+        probs = self.probabilities(texts, clean=clean)
+        return [
+            Prediction(LABELS[int(row.argmax())], *(round(float(p), 6) for p in row))
+            for row in probs
+        ]

@@ -1,0 +1,171 @@
+"""The sentiment model end to end: encoder, training on a tiny set, storage, scoring, CLI."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecoin_assets.cli import run
+from ecoin_assets.errors import UserError
+from ecoin_assets.sentiment import registry
+from ecoin_assets.sentiment.data import LabelledSet, load_seed
+from ecoin_assets.sentiment.encoder import SentenceEncoder
+from ecoin_assets.sentiment.model import train
+from ecoin_assets.sentiment.scoring import score_pending, window_sentiment
+from ecoin_assets.storage import Database
+
+TINY = LabelledSet(
+    texts=[
+        "I love this, best day ever 😍",
+        "what a great win, so happy",
+        "amazing news, bitcoin is pumping 🚀",
+        "this is terrible, I hate it",
+        "worst service ever, so angry 😡",
+        "lost everything in the crash, awful",
+        "the meeting is at 3pm on tuesday",
+        "bitcoin price is 64000 usd today",
+        "the report comes out next week",
+    ],
+    labels=[2, 2, 2, 0, 0, 0, 1, 1, 1],
+    source="tiny",
+)
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory) -> SentenceEncoder:
+    import os
+
+    return SentenceEncoder(
+        Path(os.environ.get("ECOIN_ENCODER_CACHE") or tmp_path_factory.mktemp("enc"))
+    )
+
+
+def test_encoder_gives_normalized_embeddings_in_input_order(encoder):
+    texts = ["short", "a much longer text about the price of bitcoin today", "short"]
+    vectors = encoder.encode(texts)
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.allclose(vectors[0], vectors[2])  # same text, same vector, whatever the batch
+    assert float(vectors[0] @ vectors[1]) < 0.9
+
+
+def test_training_on_a_tiny_set_learns_it_and_roundtrips(encoder, tmp_path):
+    model = train(TINY, encoder)
+    probs = model.predict_proba(TINY.texts, encoder)
+    assert probs.shape == (9, 3)
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert list(probs.argmax(axis=1)) == TINY.labels
+    registry.save(model, tmp_path)
+    assert registry.active_version(tmp_path) == model.version
+    loaded = registry.load(tmp_path)
+    assert np.allclose(loaded.predict_proba(TINY.texts, encoder), probs, atol=1e-6)
+    assert registry.versions(tmp_path) == [registry.bundled_version(), model.version]
+
+
+def test_training_needs_all_three_labels(encoder):
+    data = LabelledSet(TINY.texts[:6], TINY.labels[:6], "two labels")
+    with pytest.raises(UserError, match="no neutral posts"):
+        train(data, encoder)
+
+
+def test_bundled_model_is_active_out_of_the_box_and_classifies_seed_posts(ecoin_home):
+    classifier = registry.Classifier.load(ecoin_home)
+    assert classifier.version == registry.load(ecoin_home, registry.BUNDLED).version
+    seed = load_seed("test")
+    predicted = classifier.probabilities(seed.texts).argmax(axis=1)
+    recall = [np.mean(predicted[np.array(seed.labels) == k] == k) for k in range(3)]
+    assert np.mean(recall) > 0.6, recall
+
+
+def test_unknown_version_is_a_clear_error(ecoin_home):
+    with pytest.raises(UserError, match="no sentiment model version 'nope'"):
+        registry.load(ecoin_home, "nope")
+
+
+def _store_posts(db: Database, posts: list[tuple[int, str, str, bool]]) -> None:
+    now = datetime(2026, 11, 23, 12, 0)
+    with db.write() as con:
+        for post_id, topic, text, keep in posts:
+            con.execute(
+                "INSERT INTO posts VALUES (?, ?, 'a', 'en', ?, ?, [], false, ?, NULL, 'test', ?)",
+                [post_id, now, text, text, keep, now],
+            )
+            con.execute("INSERT INTO post_topics VALUES (?, ?)", [post_id, topic])
+
+
+def test_score_pending_scores_kept_posts_once_and_aggregates(ecoin_home, capsys):
+    db = Database(ecoin_home / "ecoin.duckdb")
+    _store_posts(
+        db,
+        [
+            (1, "bitcoin", "i love bitcoin, best investment ever", True),
+            (2, "bitcoin", "bitcoin crashed again, i hate this", True),
+            (3, "bitcoin", "giveaway dm me", False),
+        ],
+    )
+    classifier = registry.Classifier.load(ecoin_home)
+    assert score_pending(db, classifier) == 2
+    assert score_pending(db, classifier) == 0  # nothing twice
+    rows = db.query("SELECT post_id, label, model_version FROM post_sentiment ORDER BY 1")
+    assert [(r[0], r[1]) for r in rows] == [(1, "positive"), (2, "negative")]
+    assert {r[2] for r in rows} == {classifier.version}
+    window = window_sentiment(
+        db, classifier.version, datetime(2026, 11, 23), datetime(2026, 11, 24), "bitcoin"
+    )
+    assert window["scored"].tolist() == [2]
+    assert window["share_positive"].tolist() == [0.5]
+    assert window["share_negative"].tolist() == [0.5]
+
+    assert run(["tweets", "export", "--format", "jsonl"]) == 0
+    exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["label"] for e in exported] == ["positive", "negative", None]
+    assert exported[0]["model_version"] == classifier.version
+
+
+def test_cli_classify_arguments_and_stdin(capsys, monkeypatch):
+    import io
+
+    assert run(["sentiment", "classify", "what a wonderful day", "this is awful"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["label"] for line in lines] == ["positive", "negative"]
+    assert set(lines[0]) == {"text", "label", "p_negative", "p_neutral", "p_positive"}
+    assert abs(lines[0]["p_negative"] + lines[0]["p_neutral"] + lines[0]["p_positive"] - 1) < 1e-4
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("great job\n\nterrible news\n"))
+    assert run(["sentiment", "classify"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_cli_train_and_eval_on_a_folder(tmp_path, ecoin_home, capsys):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for split in ("train", "val"):
+        (folder / f"{split}_text.txt").write_text("\n".join(TINY.texts) + "\n")
+        (folder / f"{split}_labels.txt").write_text("\n".join(map(str, TINY.labels)) + "\n")
+    assert run(["sentiment", "train", "--data", str(folder), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert trained["n_train"] == 9
+    assert trained["metrics"]["macro_recall"] == 1.0
+    assert trained["bentoml_tag"] == f"ecoin-sentiment:{trained['version']}".lower()
+    import bentoml
+
+    stored = bentoml.models.get(trained["bentoml_tag"])
+    assert stored.info.metadata["macro_recall"] == 1.0
+    assert (Path(stored.path) / "model" / "weights.npz").exists()
+
+    assert run(["sentiment", "eval", "--data", str(folder), "--split", "val", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model_version"] == trained["version"]
+    assert result["n"] == 9 and result["macro_recall"] == 1.0
+    assert result["posts_per_second"] > 0
+    assert {"macro_f1", "accuracy", "confusion_matrix"} <= set(result)
+
+
+def test_cli_eval_bad_data_is_one_clear_line(tmp_path, capsys):
+    assert run(["sentiment", "eval", "--data", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is not a folder" in err
