@@ -169,3 +169,35 @@ def test_cli_eval_bad_data_is_one_clear_line(tmp_path, capsys):
     assert run(["sentiment", "eval", "--data", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "is not a folder" in err
+
+
+def test_price_features_carry_the_previous_days_sentiment(ecoin_home):
+    from datetime import date, timedelta
+
+    from ecoin_assets.forecasting.service import refresh_features
+    from ecoin_assets.prices.store import points_frame, upsert_prices
+    from ecoin_assets.sources.coingecko import DailyPoint
+
+    db = Database(ecoin_home / "ecoin.duckdb")
+    days = [date(2026, 11, 20) + timedelta(days=i) for i in range(4)]
+    with db.write() as con:
+        upsert_prices(
+            con,
+            points_frame(DailyPoint("bitcoin", d, 100.0 + i, 1e9, 1e6) for i, d in enumerate(days)),
+            source="test",
+        )
+    _store_posts(db, [(1, "bitcoin", "i love bitcoin, best investment ever", True)])
+    with db.write() as con:
+        con.execute("UPDATE posts SET created_at = TIMESTAMP '2026-11-21 12:00'")
+    score_pending(db, registry.Classifier.load(ecoin_home))
+    refresh_features(db, "bitcoin")
+    stored = {
+        d: (posts, sentiment)
+        for d, posts, sentiment in db.query(
+            "SELECT date, posts_prev_day, sentiment_prev_day FROM price_features"
+        )
+    }
+    assert stored[date(2026, 11, 21)] == (None, None)  # the post's own day: not known yet
+    posts, sentiment = stored[date(2026, 11, 22)]  # the next day sees it
+    assert posts == 1 and sentiment > 0.3
+    assert stored[date(2026, 11, 23)][0] is None

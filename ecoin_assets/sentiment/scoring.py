@@ -174,3 +174,18 @@ def window_sentiment(
         """,
         [version, start, end, *([topic] if topic else [])],
     )
+
+
+def daily_sentiment(db: Database, topic: str, version: str) -> pd.DataFrame:
+    """Per UTC day of one topic: mean sentiment (each post once) and posts scored, as
+    `coin_id, date, sentiment_mean, posts` for the forecaster's features (topic = coin id)."""
+    return db.query_df(
+        """
+        SELECT topic AS coin_id, CAST(minute AS DATE) AS date,
+               sum(mean_sentiment * scored) / sum(scored) AS sentiment_mean,
+               sum(scored) AS posts
+        FROM topic_minute_sentiment WHERE topic = ? AND model_version = ?
+        GROUP BY ALL ORDER BY date
+        """,
+        [topic, version],
+    )
