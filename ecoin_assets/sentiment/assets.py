@@ -7,9 +7,14 @@ from ecoin_assets.config import load_settings
 from ecoin_assets.prices.assets import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment import registry
+from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.registry import BUNDLED_DIR, Classifier
 from ecoin_assets.sentiment.scoring import score_pending, scored_versions
-from ecoin_assets.sentiment.service import evaluate_model, train_and_register
+from ecoin_assets.sentiment.service import (
+    evaluate_classifier,
+    evaluate_model,
+    train_and_register,
+)
 
 
 class SentimentModelConfig(dg.Config):
@@ -42,9 +47,10 @@ def _metric_metadata(metrics: dict) -> dict:
 def sentiment_model(config: SentimentModelConfig) -> dg.MaterializeResult:
     home = load_settings().home
     if config.data == "bundled":
-        model = registry.load(home, registry.BUNDLED)
+        classifier = Classifier.load(home, registry.BUNDLED)
+        model = classifier.model
         tag = registry.register_bentoml(model, home, model.meta.get("evaluation"))
-        metrics = evaluate_model(home, "seed", "test", registry.BUNDLED)
+        metrics = evaluate_classifier(classifier, load_seed("test"))
         version, card = model.version, (BUNDLED_DIR / "MODEL_CARD.md").read_text()
         registry.activate(home, registry.BUNDLED)
     else:
