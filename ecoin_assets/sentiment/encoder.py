@@ -16,6 +16,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,6 @@ from filelock import FileLock
 ENCODER_NAME = "all-MiniLM-L6-v2-int8"  # what a model's features depend on
 EMBEDDING_DIM = 384
 MAX_TOKENS = 128  # tweets are 20-60 tokens; longer texts are truncated
-BATCH_SIZE = 32  # measured fastest on 2 cores (larger batches pad more)
 
 
 def source_model_dir() -> Path:
@@ -102,38 +102,68 @@ def ensure_graph(cache_dir: Path) -> Path:
     return target
 
 
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def tokenizer_file() -> Path:
+    return source_model_dir() / TOKENIZER_FILE
+
+
 class SentenceEncoder:
-    """Mean-pooled, L2-normalized MiniLM embeddings of texts (float32, 384 wide)."""
+    """Mean-pooled, L2-normalized MiniLM embeddings of texts (float32, 384 wide).
+
+    `SentenceEncoder(cache_dir)` builds the graph in `cache_dir` once; `from_files(graph,
+    tokenizer)` runs a graph and tokenizer copied elsewhere (a BentoML model), with no torch.
+    """
 
     def __init__(self, cache_dir: Path, threads: int | None = None):
+        self._open(ensure_graph(Path(cache_dir)), tokenizer_file(), threads)
+
+    @classmethod
+    def from_files(cls, graph: Path, tokenizer: Path, threads: int | None = None):
+        encoder = cls.__new__(cls)
+        encoder._open(graph, tokenizer, threads)
+        return encoder
+
+    def _open(self, graph: Path, tokenizer: Path, threads: int | None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        graph = ensure_graph(Path(cache_dir))
         self.identity = ENCODER_NAME
+        self.graph = Path(graph)
+        self.tokenizer_path = Path(tokenizer)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = 1  # parallel over texts instead (see `encode`)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
             str(graph), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = Tokenizer.from_file(str(source_model_dir() / "tokenizer.json"))
+        self._tokenizer = Tokenizer.from_file(str(tokenizer))
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding()
+        self._tokenizer.no_padding()  # the tokenizer file pads to 128; texts run one at a time
+        self._threads = max(1, threads or min(2, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._threads) if self._threads > 1 else None
 
-    def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
-        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")  # less padding per batch
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            batch = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in batch], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-            (hidden,) = self._session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": 0 * ids}
-            )
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return out
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text runs alone (no padding), `threads` texts at once on one thread each.
+
+        Alone, a text always gets the same embedding: int8 dynamic quantization scales the
+        activations by what is in the batch, padding included, so batching would make it
+        depend on its neighbours. On 2 CPU cores this is also ~40% faster than padded
+        batches on two intra-op threads (measured: 544 vs 389 tweets/s).
+        """
+        encodings = self._tokenizer.encode_batch(list(texts))
+        if self._pool is None or len(encodings) < 2:
+            rows = [self._embed(e.ids) for e in encodings]
+        else:
+            rows = list(self._pool.map(self._embed, (e.ids for e in encodings)))
+        return np.vstack(rows) if rows else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+
+    def _embed(self, token_ids: list[int]) -> np.ndarray:
+        ids = np.array([token_ids], dtype=np.int64)
+        (hidden,) = self._session.run(
+            None, {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": 0 * ids}
+        )
+        pooled = hidden[0].mean(axis=0)
+        return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)

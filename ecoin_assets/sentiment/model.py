@@ -59,10 +59,12 @@ def _idf(counts: sp.csr_matrix) -> np.ndarray:
 
 
 def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    weighted = counts.astype(np.float32)
-    weighted.data = (np.log(weighted.data) + 1) * idf[weighted.indices]
-    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
-    return sp.diags(1 / np.clip(norms, 1e-12, None)) @ weighted
+    """Sublinear TF times IDF, each row L2-normalized (computed on the CSR arrays directly)."""
+    data = (np.log(counts.data.astype(np.float32)) + 1) * idf[counts.indices]
+    row_of = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=counts.shape[0]))
+    data /= np.clip(norms, 1e-12, None).astype(np.float32)[row_of]
+    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
 class _Vader:
@@ -104,6 +106,9 @@ class SentimentModel:
     idf: np.ndarray  # (2**HASH_BITS,)
     meta: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._coef64 = np.asarray(self.coef, dtype=np.float64)
+
     def predict_proba_clean(self, clean_texts: Sequence[str], encoder: SentenceEncoder):
         """Probabilities (n, 3) of negative, neutral, positive for already-clean texts."""
         if not clean_texts:
@@ -113,10 +118,19 @@ class SentimentModel:
                 f"model {self.version} was trained with encoder {self.encoder_id}, "
                 f"not {encoder.identity}: retrain it with 'ecoin sentiment train'"
             )
-        logits = featurize(clean_texts, encoder, self.idf) @ self.coef.T + self.intercept
+        # featurize(...) @ coef.T without assembling the feature matrix, in float64 so that a
+        # text's probabilities do not depend on how many texts share the call
+        coef, dim = self._coef64, EMBEDDING_DIM
+        tfidf = _tfidf(_hasher().transform(clean_texts).tocsr(), self.idf).astype(np.float64)
+        logits = (
+            encoder.encode(clean_texts).astype(np.float64) @ coef[:, :dim].T
+            + tfidf @ coef[:, dim:-VADER_FEATURES].T
+            + _Vader.scores(clean_texts).astype(np.float64) @ coef[:, -VADER_FEATURES:].T
+            + self.intercept
+        )
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
-        return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def predict_proba(self, texts: Sequence[str], encoder: SentenceEncoder) -> np.ndarray:
         """Probabilities for raw posts (cleaned exactly as ingestion cleans them)."""
