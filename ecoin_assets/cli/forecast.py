@@ -27,18 +27,25 @@ def forecast() -> None:
 )
 @json_option
 def train(coin: str, horizon: int, as_json: bool) -> None:
-    """Train and save the coin's model (under $ECOIN_HOME/models) from the stored prices."""
+    """Train and save the coin's model (under $ECOIN_HOME/models) from the stored prices.
+
+    The latest model of every coin is then bundled as ecoin-forecast in the BentoML store
+    ($ECOIN_HOME/bentoml), which the forecast service serves.
+    """
+    from ecoin_assets.forecasting.registry import register_bentoml
     from ecoin_assets.forecasting.service import train_model
 
     cfg = settings()
     model = train_model(database(), cfg.home, coin, horizon)
+    tag = register_bentoml(cfg.home)
     if as_json:
-        print_json(model.meta())
+        print_json(model.meta() | {"bentoml_tag": tag})
         return
     click.echo(
         f"trained {model.coin_id} model {model.version} on {model.trained_from}.."
         f"{model.trained_to} (calibrated to {model.calibrated_to}) in "
-        f"{model.train_seconds:.1f} s; forecasts up to {len(model.scale)} days"
+        f"{model.train_seconds:.1f} s; forecasts up to {len(model.scale)} days; "
+        f"BentoML model {tag}"
     )
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from ecoin_assets.config import load_settings
 from ecoin_assets.forecasting import service
 from ecoin_assets.forecasting.backtest import Backtest
+from ecoin_assets.forecasting.registry import register_bentoml
 from ecoin_assets.prices.assets import DUCKDB_POOL, prices
 from ecoin_assets.resources import EcoinStore
 
@@ -59,12 +60,14 @@ def price_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.M
     kinds={"pytorch"},
     description=(
         "The coin's NeuralProphet model (daily log returns, AR-Net over 14 lags, 30-day "
-        "direct forecasts) with conformal 80% intervals, saved under $ECOIN_HOME/models."
+        "direct forecasts) with conformal 80% intervals, saved under $ECOIN_HOME/models and "
+        "bundled with the other coins' latest models as ecoin-forecast in the BentoML store."
     ),
 )
 def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
     home = load_settings().home
     model = service.train_model(store.database(), home, context.partition_key)
+    bento_tag = register_bentoml(home)
     steps = [1, 7, 14, 30]
     return dg.MaterializeResult(
         metadata={
@@ -75,6 +78,7 @@ def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.Mate
             "train_seconds": round(model.train_seconds, 2),
             "interval": model.config.interval,
             "path": str(home / "models" / model.coin_id / model.version),
+            "bentoml_tag": bento_tag,
             "calibration": _md_table(
                 pd.DataFrame(
                     {

@@ -360,14 +360,21 @@ def latest_version(home: Path, coin_id: str) -> str | None:
 
 def load(home: Path, coin_id: str, version: str | None = None) -> PriceModel:
     """Load a saved model (the latest by default) without retraining."""
-    import torch
-
     version = version or latest_version(home, coin_id)
     if version is None:
         raise UserError(
             f"no trained model for {coin_id}: run 'ecoin forecast train --coin {coin_id}' first"
         )
     folder = model_dir(home, coin_id) / version
+    if not (folder / "meta.json").exists():
+        raise UserError(f"no {coin_id} model version {version!r} in {folder.parent}")
+    return load_dir(folder)
+
+
+def load_dir(folder: Path) -> PriceModel:
+    """Load the model saved in `folder` (its `model.np` and `meta.json`)."""
+    import torch
+
     meta = json.loads((folder / "meta.json").read_text())
     with quiet():
         network = torch.load(folder / "model.np", weights_only=False)  # our own files only

@@ -12,19 +12,27 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecoin_assets.bento_store import save_model
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import model as sentiment_model
 from ecoin_assets.sentiment.data import LABELS
-from ecoin_assets.sentiment.encoder import SentenceEncoder
+from ecoin_assets.sentiment.encoder import (
+    TOKENIZER_FILE,
+    SentenceEncoder,
+    ensure_graph,
+    tokenizer_file,
+)
 from ecoin_assets.sentiment.model import SentimentModel
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 BUNDLED = "bundled"
 BENTO_MODEL_NAME = "ecoin-sentiment"
+ENCODER_GRAPH = "graph.onnx"
 
 
 def models_dir(home: Path) -> Path:
@@ -35,10 +43,6 @@ def encoder_cache(home: Path) -> Path:
     """Where the int8 encoder graph is built once (`ECOIN_ENCODER_CACHE` moves it)."""
     override = os.environ.get("ECOIN_ENCODER_CACHE")
     return Path(override).expanduser() if override else home / "models" / "encoder"
-
-
-def bentoml_home(home: Path) -> Path:
-    return home / "bentoml"
 
 
 @functools.cache
@@ -96,26 +100,37 @@ def load(home: Path, version: str | None = None) -> SentimentModel:
     return sentiment_model.load_files(folder)
 
 
-def register_bentoml(model: SentimentModel, home: Path, metrics: dict | None = None) -> str:
-    """Save the model into the BentoML store under `$ECOIN_HOME/bentoml`; returns its tag."""
-    os.environ.setdefault("BENTOML_HOME", str(bentoml_home(home)))
-    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
-    import bentoml
+def bento_tag(version: str) -> str:
+    """The store's tag of a version (BentoML keeps versions in lower case)."""
+    return f"{BENTO_MODEL_NAME}:{version.lower()}"
 
-    tag = f"{BENTO_MODEL_NAME}:{model.version}"
-    try:
-        return str(bentoml.models.get(tag).tag)
-    except bentoml.exceptions.NotFound:
-        pass
+
+def register_bentoml(model: SentimentModel, home: Path, metrics: dict | None = None) -> str:
+    """Save the model with its encoder (int8 graph and tokenizer) into the BentoML store under
+    `$ECOIN_HOME/bentoml`, so that a service needs neither torch nor `$ECOIN_HOME/models`."""
+    graph = ensure_graph(encoder_cache(home))
+
+    def write(folder: Path) -> None:
+        sentiment_model.save_files(model, folder / "model")
+        (folder / "encoder").mkdir()
+        shutil.copyfile(graph, folder / "encoder" / ENCODER_GRAPH)
+        shutil.copyfile(tokenizer_file(), folder / "encoder" / TOKENIZER_FILE)
+
     numeric = {k: v for k, v in (metrics or {}).items() if isinstance(v, int | float)}
-    with bentoml.models.create(
-        tag,
+    return save_model(
+        home,
+        bento_tag(model.version),
+        write,
         labels={"kind": "sentiment", "encoder": model.encoder_id},
         metadata={"version": model.version, "trained_on": model.meta.get("trained_on", "")}
         | numeric,
-    ) as stored:
-        sentiment_model.save_files(model, Path(stored.path) / "model")
-    return str(stored.tag)
+    )
+
+
+def register_active(home: Path) -> str:
+    """Register the active model (with the evaluation stored with it); returns its tag."""
+    model = load(home)
+    return register_bentoml(model, home, model.meta.get("evaluation"))
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,14 @@ class Classifier:
     @classmethod
     def load(cls, home: Path, version: str | None = None) -> Classifier:
         return cls(load(home, version), SentenceEncoder(encoder_cache(home)))
+
+    @classmethod
+    def from_bento(cls, folder: Path, threads: int | None = None) -> Classifier:
+        """The classifier stored in a BentoML model folder by `register_bentoml`."""
+        encoder = SentenceEncoder.from_files(
+            folder / "encoder" / ENCODER_GRAPH, folder / "encoder" / TOKENIZER_FILE, threads
+        )
+        return cls(sentiment_model.load_files(folder / "model"), encoder)
 
     @property
     def version(self) -> str:
