@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format validate sandbox clean
+.PHONY: install demo test lint format validate sandbox bentos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
@@ -39,6 +39,11 @@ validate: install
 
 sandbox: install
 	$(BIN)/ecoin sandbox serve
+
+# one bento per BentoML service, built offline from the models in $ECOIN_HOME (run the demo or
+# the pipeline first); `bentoml containerize <tag>` turns each into an image
+bentos: install
+	$(BIN)/ecoin serve build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -69,3 +69,10 @@ def wait_until(
             raise UserError(f"{what} exited with code {proc.returncode}; see {log}\n{tail}")
         time.sleep(0.3)
     raise UserError(f"{what} was not ready after {timeout:.0f} s; see {log}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

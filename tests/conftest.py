@@ -45,6 +45,14 @@ def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("encoder-cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_model_stores(encoder_cache: Path) -> None:
+    """One encoder cache and one BentoML store for the session, set before any fixture of
+    a narrower scope builds or registers a model (BentoML reads its home once a process)."""
+    os.environ["ECOIN_ENCODER_CACHE"] = str(encoder_cache)
+    os.environ.setdefault("BENTOML_HOME", str(encoder_cache.parent / "bentoml"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(
     ecoin_home: Path, encoder_cache: Path, monkeypatch: pytest.MonkeyPatch
@@ -52,8 +60,6 @@ def _isolated_environment(
     """Every test gets its own ECOIN_HOME and none of the caller's API settings or keys."""
     monkeypatch.setenv("ECOIN_HOME", str(ecoin_home))
     monkeypatch.setenv("ECOIN_ENCODER_CACHE", str(encoder_cache))
-    # BentoML reads its home once per process: one store for the whole session
-    os.environ.setdefault("BENTOML_HOME", str(encoder_cache.parent / "bentoml"))
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
 

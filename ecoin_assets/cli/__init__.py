@@ -12,6 +12,7 @@ from ecoin_assets.cli.forecast import forecast
 from ecoin_assets.cli.prices import prices
 from ecoin_assets.cli.sandbox import sandbox
 from ecoin_assets.cli.sentiment import sentiment
+from ecoin_assets.cli.serve import serve
 from ecoin_assets.cli.status import status
 from ecoin_assets.cli.tweets import tweets
 from ecoin_assets.errors import UserError
@@ -34,6 +35,7 @@ cli.add_command(prices)
 cli.add_command(forecast)
 cli.add_command(tweets)
 cli.add_command(sentiment)
+cli.add_command(serve)
 cli.add_command(demo)
 
 

@@ -17,6 +17,7 @@ from ecoin_assets.dagster_home import ensure_dagster_home
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.fetch import fetch_and_store, parse_date
 from ecoin_assets.processes import port_is_free, start, stop, wait_until
+from ecoin_assets.serving.launch import SERVICES, start_service
 from ecoin_assets.sources.coingecko import CoinGeckoClient, utc_today
 
 WORKSPACE_YAML = """\
@@ -61,16 +62,18 @@ def _say(text: str) -> None:
     "--serve/--no-serve",
     default=True,
     show_default=True,
-    help="Keep the sandbox and the Dagster UI running until Ctrl-C.",
+    help="Keep the sandbox, the Dagster UI and the model services running until Ctrl-C.",
 )
 def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
-    """Run the system on the sandbox: prices, analyses, forecasts, and the Dagster UI.
+    """Run the system on the sandbox: prices, analyses, forecasts, sentiment, the Dagster UI
+    and the BentoML services.
 
     Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
     DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
     analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
     included), then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
-    sandbox posts stream into DuckDB while it runs.
+    sandbox posts stream into DuckDB while it runs, and serves the forecast and sentiment
+    models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
@@ -79,6 +82,9 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         raise UserError(f"--start {start_day} is in the future")
     if serve and not port_is_free("127.0.0.1", port):
         raise UserError(f"port {port} is busy (is another Dagster UI running?); pass --port")
+    for spec in SERVICES.values() if serve else []:
+        if not port_is_free("127.0.0.1", spec.port):
+            raise UserError(f"port {spec.port} of the {spec.name} service is busy; free it")
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(ensure_dagster_home(cfg))
     env["ECOIN_HOME"] = str(cfg.home)
@@ -201,7 +207,12 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         )
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(url, "server_info"), "dagster dev", procs[-1], log, timeout=120)
-        _say(f"Dagster UI: {url}  (log: {log}); Ctrl-C to stop")
+        _say(f"Dagster UI: {url}  (log: {log})")
+        for name in SERVICES:
+            proc, service_url = start_service(name, cfg.home, logs / f"bentoml-{name}.log")
+            procs.append(proc)
+            _say(f"{name} service (BentoML): {service_url}  (API docs there)")
+        _say("Ctrl-C to stop")
         _say("X posts stream in through x_posts_sensor every 20 s (table `posts`)")
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -153,12 +153,17 @@ class SentenceEncoder:
         depend on its neighbours. On 2 CPU cores this is also ~40% faster than padded
         batches on two intra-op threads (measured: 544 vs 389 tweets/s).
         """
+        return self.encode_later(texts)()
+
+    def encode_later(self, texts: Sequence[str]) -> Callable[[], np.ndarray]:
+        """Start encoding on the worker threads and return what waits for the embeddings, so
+        that the caller can do other work (the lexicon features) in the meantime."""
         encodings = self._tokenizer.encode_batch(list(texts))
         if self._pool is None or len(encodings) < 2:
             rows = [self._embed(e.ids) for e in encodings]
-        else:
-            rows = list(self._pool.map(self._embed, (e.ids for e in encodings)))
-        return np.vstack(rows) if rows else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+            return lambda: _stack(rows)
+        futures = [self._pool.submit(self._embed, e.ids) for e in encodings]
+        return lambda: _stack([f.result() for f in futures])
 
     def _embed(self, token_ids: list[int]) -> np.ndarray:
         ids = np.array([token_ids], dtype=np.int64)
@@ -167,3 +172,7 @@ class SentenceEncoder:
         )
         pooled = hidden[0].mean(axis=0)
         return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+
+
+def _stack(rows: list[np.ndarray]) -> np.ndarray:
+    return np.vstack(rows) if rows else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)

@@ -121,11 +121,13 @@ class SentimentModel:
         # featurize(...) @ coef.T without assembling the feature matrix, in float64 so that a
         # text's probabilities do not depend on how many texts share the call
         coef, dim = self._coef64, EMBEDDING_DIM
+        embeddings = encoder.encode_later(clean_texts)  # on worker threads, while we go on
         tfidf = _tfidf(_hasher().transform(clean_texts).tocsr(), self.idf).astype(np.float64)
+        lexicon = _Vader.scores(clean_texts).astype(np.float64)
         logits = (
-            encoder.encode(clean_texts).astype(np.float64) @ coef[:, :dim].T
+            embeddings().astype(np.float64) @ coef[:, :dim].T
             + tfidf @ coef[:, dim:-VADER_FEATURES].T
-            + _Vader.scores(clean_texts).astype(np.float64) @ coef[:, -VADER_FEATURES:].T
+            + lexicon @ coef[:, -VADER_FEATURES:].T
             + self.intercept
         )
         logits -= logits.max(axis=1, keepdims=True)

@@ -1,0 +1,1 @@
+"""What the BentoML services in `bentos/` do, as plain classes that tests can drive directly."""

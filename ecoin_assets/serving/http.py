@@ -1,0 +1,33 @@
+"""HTTP details shared by the services."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+JSON = b"application/json"
+
+
+class JsonBodiesOnly:
+    """Answer 415 with a JSON reason to a POST whose body is declared as anything but JSON.
+
+    The APIs take JSON only; BentoML would otherwise try the declared media type itself and
+    answer a malformed one (e.g. multipart without a boundary) with a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            declared = dict(scope["headers"]).get(b"content-type", JSON)
+            media = declared.split(b";")[0].strip().lower()
+            if media != JSON:
+                shown = media.decode("latin-1")
+                response = JSONResponse(
+                    {"error": f"unsupported Content-Type {shown!r}: send application/json"},
+                    status_code=415,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
