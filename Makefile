@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format validate sandbox bentos clean
+.PHONY: install browser demo dashboard test lint format validate sandbox bentos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
@@ -18,10 +18,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Headless Chromium, its WebDriver and an emoji font for the dashboard's browser test (from
+# Debian's packages, as root); without them that one test is skipped with the reason.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-color-emoji
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $(BROWSER_PACKAGES) for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; \
+	else echo "note: Chromium is not installed and cannot be here (needs root and apt-get):" \
+		"the dashboard's browser test will be skipped"; fi
+
 demo: install
 	$(BIN)/ecoin demo
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -39,6 +51,9 @@ validate: install
 
 sandbox: install
 	$(BIN)/ecoin sandbox serve
+
+dashboard: install
+	$(BIN)/panel serve panel_app/app.py --address 127.0.0.1 --port 5006
 
 # one bento per BentoML service, built offline from the models in $ECOIN_HOME (run the demo or
 # the pipeline first); `bentoml containerize <tag>` turns each into an image

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from test_forecasting_model import HORIZON, SMALL  # a 5-epoch, 7-day model
 
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
@@ -28,15 +29,6 @@ from ecoin_assets.serving.forecasts import ForecastServer, NotReadyError, Unknow
 from ecoin_assets.serving.launch import build_bento, start_service
 from ecoin_assets.storage import Database
 
-HORIZON = 7
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=HORIZON,
-)
 COINS = ("bitcoin", "ethereum")
 TEXTS = [
     "bitcoin to the moon, best week ever 🚀",

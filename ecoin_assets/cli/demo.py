@@ -14,6 +14,8 @@ import requests
 from ecoin_assets.cli.common import database, settings
 from ecoin_assets.config import SANDBOX_COINGECKO_PORT, SANDBOX_HOST
 from ecoin_assets.dagster_home import ensure_dagster_home
+from ecoin_assets.dashboard.launch import PORT as DASHBOARD_PORT
+from ecoin_assets.dashboard.launch import start_dashboard
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.fetch import fetch_and_store, parse_date
 from ecoin_assets.processes import port_is_free, start, stop, wait_until
@@ -62,18 +64,20 @@ def _say(text: str) -> None:
     "--serve/--no-serve",
     default=True,
     show_default=True,
-    help="Keep the sandbox, the Dagster UI and the model services running until Ctrl-C.",
+    help="Keep the sandbox, the Dagster UI, the model services and the dashboard running "
+    "until Ctrl-C.",
 )
 def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
-    """Run the system on the sandbox: prices, analyses, forecasts, sentiment, the Dagster UI
-    and the BentoML services.
+    """Run the system on the sandbox: prices, analyses, forecasts, sentiment, the Dagster UI,
+    the BentoML services and the live dashboard.
 
     Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
     DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
     analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
     included), then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
-    sandbox posts stream into DuckDB while it runs, and serves the forecast and sentiment
-    models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002.
+    sandbox posts stream into DuckDB while it runs, serves the forecast and sentiment
+    models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, and the live dashboard on
+    http://127.0.0.1:5006/app.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
@@ -82,9 +86,10 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         raise UserError(f"--start {start_day} is in the future")
     if serve and not port_is_free("127.0.0.1", port):
         raise UserError(f"port {port} is busy (is another Dagster UI running?); pass --port")
-    for spec in SERVICES.values() if serve else []:
-        if not port_is_free("127.0.0.1", spec.port):
-            raise UserError(f"port {spec.port} of the {spec.name} service is busy; free it")
+    wanted = [(s.port, f"the {s.name} service") for s in SERVICES.values()]
+    for busy_port, what in [*wanted, (DASHBOARD_PORT, "the dashboard")] if serve else []:
+        if not port_is_free("127.0.0.1", busy_port):
+            raise UserError(f"port {busy_port} of {what} is busy; free it")
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(ensure_dagster_home(cfg))
     env["ECOIN_HOME"] = str(cfg.home)
@@ -212,6 +217,9 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
             proc, service_url = start_service(name, cfg.home, logs / f"bentoml-{name}.log")
             procs.append(proc)
             _say(f"{name} service (BentoML): {service_url}  (API docs there)")
+        proc, dashboard_url = start_dashboard(logs / "dashboard.log", env)
+        procs.append(proc)
+        _say(f"dashboard (Panel): {dashboard_url}  (log: {logs / 'dashboard.log'})")
         _say("Ctrl-C to stop")
         _say("X posts stream in through x_posts_sensor every 20 s (table `posts`)")
         stopped = threading.Event()

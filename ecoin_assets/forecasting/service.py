@@ -17,6 +17,20 @@ from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
 from ecoin_assets.storage import Database
 
+# a stored backtest's scores per horizon (`forecast_backtests`, besides coin, model and time)
+BACKTEST_SCORES = [
+    "horizon",
+    "n_origins",
+    "mae",
+    "mape",
+    "naive_mae",
+    "mase",
+    "interval",
+    "coverage",
+    "test_start",
+    "test_end",
+]
+
 
 def load_prices(db: Database, coin_id: str) -> pd.DataFrame:
     coin_id = validate_coin_id(coin_id)
@@ -157,21 +171,7 @@ def store_backtest(db: Database, result: Backtest) -> None:
             con,
             "forecast_backtests",
             rows,
-            [
-                "coin_id",
-                "model_version",
-                "horizon",
-                "n_origins",
-                "mae",
-                "mape",
-                "naive_mae",
-                "mase",
-                "interval",
-                "coverage",
-                "test_start",
-                "test_end",
-                "created_at",
-            ],
+            ["coin_id", "model_version", *BACKTEST_SCORES, "created_at"],
         )
 
 

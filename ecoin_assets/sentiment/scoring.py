@@ -158,7 +158,19 @@ def window_sentiment(
 ) -> pd.DataFrame:
     """Per topic over [start, end): posts scored, mean sentiment (each post counts once, so
     minutes weigh by their volume), label shares and the volume-weighted score."""
-    return db.query_df(
+    with db.read() as con:
+        return window_totals(con, version, start, end, topic)
+
+
+def window_totals(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    start: datetime,
+    end: datetime,
+    topic: str | None = None,
+) -> pd.DataFrame:
+    """`window_sentiment` on an open connection."""
+    return con.execute(
         f"""
         SELECT topic, sum(scored) AS scored,
                sum(mean_sentiment * scored) / sum(scored) AS mean_sentiment,
@@ -173,7 +185,7 @@ def window_sentiment(
         GROUP BY topic ORDER BY topic
         """,
         [version, start, end, *([topic] if topic else [])],
-    )
+    ).df()
 
 
 def daily_sentiment(db: Database, topic: str, version: str) -> pd.DataFrame:

@@ -20,20 +20,8 @@ import pandas as pd
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.forecasting.model import PriceModel
+from ecoin_assets.forecasting.service import BACKTEST_SCORES
 from ecoin_assets.storage import Database
-
-BACKTEST_COLUMNS = [
-    "horizon",
-    "n_origins",
-    "mae",
-    "mape",
-    "naive_mae",
-    "mase",
-    "interval",
-    "coverage",
-    "test_start",
-    "test_end",
-]
 
 
 class UnknownCoinError(LookupError):
@@ -169,7 +157,7 @@ class ForecastServer:
             return self._backtests[1]
         try:
             frame = self._read(
-                "SELECT coin_id, " + ", ".join(BACKTEST_COLUMNS) + " FROM forecast_backtests "
+                "SELECT coin_id, " + ", ".join(BACKTEST_SCORES) + " FROM forecast_backtests "
                 "QUALIFY created_at = max(created_at) OVER (PARTITION BY coin_id) "
                 "ORDER BY coin_id, horizon",
                 [],

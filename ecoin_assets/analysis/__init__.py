@@ -1,0 +1,1 @@
+"""Analyses across domains: how sentiment and prices move together."""

@@ -1,0 +1,222 @@
+"""What the dashboard shows, read in one short read-only visit to the database.
+
+The dashboard never writes and never keeps a connection open: every refresh opens the file
+read-only, runs these queries and closes it (DESIGN.md's storage rules), so the pipeline's
+writers wait at most a few milliseconds for it. A busy database or a missing one is not an
+error to the user: the caller keeps showing the last snapshot, or "no data yet".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
+from ecoin_assets.sentiment.scoring import window_totals
+
+# window name -> (length, minutes per point of its time series)
+WINDOWS = {
+    "15 min": (timedelta(minutes=15), 1),
+    "1 hour": (timedelta(hours=1), 1),
+    "24 hours": (timedelta(hours=24), 10),
+    "7 days": (timedelta(days=7), 60),
+}
+POSTS_SHOWN = 300
+PRICE_DAYS = 180
+STALE_POSTS = timedelta(minutes=5)  # the X sensor runs every 20 s, `tweets ingest` every 15 s
+STALE_PRICE_DAYS = 1  # yesterday's daily price is the newest CoinGecko has all day
+
+
+@dataclass
+class Snapshot:
+    taken_at: datetime
+    topics: list[str]
+    series: pd.DataFrame  # topic, ts, posts_per_min, scored, mean_sentiment, shares, weighted
+    headlines: pd.DataFrame  # topic, scored, mean_sentiment, shares, weighted, previous, change
+    posts: pd.DataFrame  # newest first: post_id, created_at, ingested_at, topic, text, ...
+    coins: list[str]
+    prices: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, price_usd
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # target_date, yhat, bands
+    daily: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, sentiment, return
+    lags: pd.DataFrame = field(default_factory=pd.DataFrame)  # lag, r, n
+    rolling: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, r
+    health: dict = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.series.empty and self.posts.empty and self.prices.empty
+
+
+def read_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    window: str,
+    coin: str | None,
+    now: datetime,
+    topics: list[str],
+    coins: list[str],
+) -> Snapshot:
+    """Everything the page shows at `now` (naive UTC) for the chosen window and coin."""
+    length, step = WINDOWS[window]
+    known_topics = sorted(set(topics) | set(_column(con, "SELECT DISTINCT topic FROM post_topics")))
+    known_coins = sorted(set(coins) | set(_column(con, "SELECT DISTINCT coin_id FROM prices")))
+    snapshot = Snapshot(
+        taken_at=now,
+        topics=known_topics,
+        series=_series(con, version, now - length, now, step),
+        headlines=_headlines(con, version, now, length),
+        posts=_latest_posts(con, version),
+        coins=known_coins,
+        health=_health(con, version, now),
+    )
+    if coin:
+        _add_coin(snapshot, con, version, coin)
+    return snapshot
+
+
+def _column(con: duckdb.DuckDBPyConnection, sql: str) -> list:
+    return [row[0] for row in con.execute(sql).fetchall()]
+
+
+def _series(con, version: str, start: datetime, end: datetime, step: int) -> pd.DataFrame:
+    """Per topic and point of `step` minutes: posts a minute (volume), posts scored, mean
+    sentiment (each post once), label shares and the volume-weighted score."""
+    return con.execute(
+        """
+        WITH volume AS (
+            SELECT topic, time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
+                   sum(posts) AS posts
+            FROM topic_minute_stats WHERE minute >= ? AND minute < ? GROUP BY ALL
+        ), mood AS (
+            SELECT topic, time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
+                   sum(scored) AS scored, sum(mean_sentiment * scored) AS total,
+                   sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
+            FROM topic_minute_sentiment
+            WHERE model_version = ? AND minute >= ? AND minute < ? GROUP BY ALL
+        )
+        SELECT topic, ts, coalesce(posts, 0) / ? AS posts_per_min,
+               coalesce(scored, 0) AS scored,
+               total / scored AS mean_sentiment,
+               negative / scored AS share_negative,
+               neutral / scored AS share_neutral,
+               positive / scored AS share_positive,
+               total / scored * ln(1 + scored) AS weighted_sentiment
+        FROM volume FULL JOIN mood USING (topic, ts)
+        ORDER BY topic, ts
+        """,
+        [step, start, end, step, version, start, end, float(step)],
+    ).df()
+
+
+def _headlines(con, version: str, now: datetime, length: timedelta) -> pd.DataFrame:
+    """Per topic: this window's totals, the previous window's mean and the change."""
+    current = window_totals(con, version, now - length, now)
+    previous = window_totals(con, version, now - 2 * length, now - length)
+    previous = previous[["topic", "mean_sentiment", "scored"]].rename(
+        columns={"mean_sentiment": "previous_sentiment", "scored": "previous_scored"}
+    )
+    merged = current.merge(previous, on="topic", how="left")
+    merged["change"] = merged["mean_sentiment"] - merged["previous_sentiment"]
+    return merged.sort_values("topic").reset_index(drop=True)
+
+
+def _latest_posts(con, version: str) -> pd.DataFrame:
+    return con.execute(
+        """
+        SELECT p.post_id, p.created_at, p.ingested_at,
+               string_agg(t.topic, ', ' ORDER BY t.topic) AS topic,
+               p.text_raw AS text, s.label,
+               greatest(s.p_negative, s.p_neutral, s.p_positive) AS confidence, s.score
+        FROM (SELECT * FROM posts WHERE keep ORDER BY ingested_at DESC, post_id DESC LIMIT ?) p
+        JOIN post_topics t USING (post_id)
+        LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+        GROUP BY ALL
+        ORDER BY p.ingested_at DESC, p.post_id DESC
+        """,
+        [POSTS_SHOWN, version],
+    ).df()
+
+
+def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:
+    snapshot.prices = (
+        con.execute(
+            "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date DESC LIMIT ?",
+            [coin, PRICE_DAYS],
+        )
+        .df()[::-1]
+        .reset_index(drop=True)
+    )
+    snapshot.forecast = con.execute(
+        """
+        WITH latest AS (
+            SELECT forecast_date, model_version FROM forecasts WHERE coin_id = ?
+            ORDER BY forecast_date DESC, created_at DESC LIMIT 1
+        )
+        SELECT target_date, yhat, yhat_lower, yhat_upper, interval, model_version, forecast_date
+        FROM forecasts JOIN latest USING (forecast_date, model_version)
+        WHERE coin_id = ? ORDER BY target_date
+        """,
+        [coin, coin],
+    ).df()
+    sentiment = con.execute(
+        """
+        SELECT CAST(minute AS DATE) AS date,
+               sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts
+        FROM topic_minute_sentiment WHERE topic = ? AND model_version = ?
+        GROUP BY ALL ORDER BY date
+        """,
+        [coin, version],
+    ).df()
+    prices = con.execute(
+        "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date", [coin]
+    ).df()
+    prices["return"] = prices["price_usd"].pct_change()
+    daily = sentiment.merge(prices[["date", "return"]], on="date", how="inner")
+    snapshot.daily = daily
+    snapshot.lags = lagged_correlations(daily)
+    lag = best_lag(snapshot.lags)
+    if lag is not None:
+        snapshot.rolling = rolling_correlation(daily, lag)
+
+
+def _health(con, version: str, now: datetime) -> dict:
+    prices = con.execute(
+        "SELECT max(date), max(ingested_at), count(DISTINCT coin_id) FROM prices"
+    ).fetchone()
+    posts = con.execute(
+        "SELECT max(ingested_at), count(*) FILTER (WHERE ingested_at >= ?) FROM posts",
+        [now - STALE_POSTS],
+    ).fetchone()
+    forecast = con.execute("SELECT max(created_at) FROM forecasts").fetchone()
+    scored = con.execute(
+        "SELECT max(scored_at) FROM post_sentiment WHERE model_version = ?", [version]
+    ).fetchone()
+    last_price_date, last_price_at, coins = prices
+    last_post_at, recent_posts = posts
+    problems = []
+    if last_price_date is None:
+        problems.append("no prices stored yet")
+    elif (now.date() - last_price_date).days > STALE_PRICE_DAYS:
+        problems.append(f"prices are stale: the newest is of {last_price_date}")
+    if last_post_at is None:
+        problems.append("no X posts stored yet")
+    elif now - last_post_at > STALE_POSTS:
+        minutes = int((now - last_post_at).total_seconds() // 60)
+        problems.append(
+            f"no new X posts for {minutes} min: is the ingestion (sensor or "
+            "'ecoin tweets ingest') running?"
+        )
+    return {
+        "last_price_date": last_price_date,
+        "last_price_at": last_price_at,
+        "coins_with_prices": coins,
+        "last_post_at": last_post_at,
+        "posts_last_5_min": recent_posts,
+        "last_forecast_at": forecast[0],
+        "last_scored_at": scored[0],
+        "sentiment_model": version,
+        "problems": problems,
+    }

@@ -1,0 +1,333 @@
+"""The dashboard: its snapshot queries and correlations on small made-up data, and the page
+itself in headless Chromium (charts, table, live updates, nothing fetched from outside)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
+from ecoin_assets.dashboard import browser
+from ecoin_assets.dashboard.snapshot import read_snapshot
+from ecoin_assets.sentiment.registry import bundled_version
+from ecoin_assets.sentiment.scoring import write_scores
+from ecoin_assets.storage import Database
+
+NOW = datetime(2026, 11, 23, 12, 0)
+VERSION = "v-test"
+
+
+def add_posts(db: Database, posts: list[dict], version: str, now: datetime) -> None:
+    """Store posts as ingestion and scoring would: posts, topics, scores and both per-minute
+    tables. Each post: id, topic, created (minutes before `now`), label, score, text."""
+    with db.write() as con:
+        for p in posts:
+            created = now - timedelta(minutes=p["created"])
+            con.execute(
+                "INSERT INTO posts "
+                "VALUES (?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 'test', ?)",
+                [p["id"], created, p["text"], p["text"].lower(), p.get("stored", now)],
+            )
+            con.execute("INSERT INTO post_topics VALUES (?, ?)", [p["id"], p["topic"]])
+        rows = []
+        for p in posts:
+            positive = max(p["score"], 0) + (1 - abs(p["score"])) / 2
+            negative = positive - p["score"]
+            rows.append(
+                (
+                    p["id"],
+                    version,
+                    p["label"],
+                    negative,
+                    1 - positive - negative,
+                    positive,
+                    p["score"],
+                    now,
+                )
+            )
+        write_scores(con, rows, now)
+        con.execute("DELETE FROM topic_minute_stats")
+        con.execute(
+            """
+            INSERT INTO topic_minute_stats
+            SELECT t.topic, date_trunc('minute', p.created_at), count(*),
+                   count(*) FILTER (WHERE p.keep), ?
+            FROM posts p JOIN post_topics t USING (post_id) GROUP BY ALL
+            """,
+            [now],
+        )
+
+
+def add_prices(db: Database, coin: str, days: int, end: date) -> None:
+    rng = np.random.default_rng(1)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, days)))
+    with db.write() as con:
+        for i, price in enumerate(prices):
+            con.execute(
+                "INSERT INTO prices VALUES (?, ?, ?, NULL, NULL, 'test', ?)",
+                [coin, end - timedelta(days=days - 1 - i), float(price), datetime.now()],
+            )
+        for h in range(1, 8):
+            con.execute(
+                "INSERT INTO forecasts VALUES (?, ?, ?, 'm1', ?, ?, ?, ?, 0.8, ?)",
+                [
+                    coin,
+                    end,
+                    end + timedelta(days=h),
+                    h,
+                    float(prices[-1]),
+                    float(prices[-1]) * (1 - 0.02 * h),
+                    float(prices[-1]) * (1 + 0.02 * h),
+                    datetime.now(),
+                ],
+            )
+
+
+POSTS = [
+    # this hour: 4 positive at +0.8, 2 negative at -0.6 -> mean +0.333
+    *(
+        {
+            "id": i,
+            "topic": "bitcoin",
+            "created": 10,
+            "label": "positive",
+            "score": 0.8,
+            "text": f"bitcoin up {i} 🚀",
+        }
+        for i in range(1, 5)
+    ),
+    *(
+        {
+            "id": i,
+            "topic": "bitcoin",
+            "created": 20,
+            "label": "negative",
+            "score": -0.6,
+            "text": f"bitcoin down {i}",
+        }
+        for i in range(5, 7)
+    ),
+    # the hour before: 2 negative at -0.5
+    *(
+        {
+            "id": i,
+            "topic": "bitcoin",
+            "created": 90,
+            "label": "negative",
+            "score": -0.5,
+            "text": f"old {i}",
+        }
+        for i in range(7, 9)
+    ),
+    {
+        "id": 9,
+        "topic": "ethereum",
+        "created": 5,
+        "label": "neutral",
+        "score": 0.0,
+        "text": "eth sideways",
+    },
+]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(tmp_path / "ecoin.duckdb")
+    add_posts(database, POSTS, VERSION, NOW)
+    add_prices(database, "bitcoin", 60, NOW.date() - timedelta(days=1))
+    return database
+
+
+def _snapshot(db: Database, window: str = "1 hour", coin: str | None = "bitcoin", now=NOW):
+    with db.read() as con:
+        return read_snapshot(con, VERSION, window, coin, now, ["bitcoin"], ["bitcoin"])
+
+
+def test_headlines_compare_with_the_previous_window(db):
+    heads = _snapshot(db).headlines.set_index("topic")
+    assert heads.loc["bitcoin", "scored"] == 6
+    assert heads.loc["bitcoin", "mean_sentiment"] == pytest.approx(2.0 / 6)
+    assert heads.loc["bitcoin", "share_positive"] == pytest.approx(4 / 6)
+    assert heads.loc["bitcoin", "previous_sentiment"] == pytest.approx(-0.5)
+    assert heads.loc["bitcoin", "change"] == pytest.approx(2.0 / 6 + 0.5)
+    assert heads.loc["bitcoin", "weighted_sentiment"] == pytest.approx(2.0 / 6 * np.log(7))
+    assert np.isnan(heads.loc["ethereum", "previous_sentiment"])
+
+
+def test_series_per_minute_and_bucketed(db):
+    series = _snapshot(db).series
+    btc = series[series["topic"] == "bitcoin"].set_index("ts")
+    assert list(btc.index) == [NOW - timedelta(minutes=20), NOW - timedelta(minutes=10)]
+    assert list(btc["posts_per_min"]) == [2, 4]
+    assert list(btc["mean_sentiment"]) == pytest.approx([-0.6, 0.8])
+    day = _snapshot(db, window="24 hours").series
+    btc = day[day["topic"] == "bitcoin"]
+    assert btc["scored"].sum() == 8  # the earlier hour is in the day
+    assert (btc["posts_per_min"] <= 0.8).all()  # 10-minute buckets are per-minute rates
+
+
+def test_latest_posts_newest_first_with_label_and_confidence(db):
+    posts = _snapshot(db).posts
+    assert len(posts) == len(POSTS)
+    row = posts.set_index("post_id").loc[1]
+    assert row["label"] == "positive" and row["text"] == "bitcoin up 1 🚀"
+    assert row["confidence"] == pytest.approx(0.9)
+
+
+def test_prices_forecast_and_health(db):
+    snap = _snapshot(db)
+    assert len(snap.prices) == 60 and snap.prices["date"].is_monotonic_increasing
+    assert list(snap.forecast["yhat_upper"] > snap.forecast["yhat_lower"]) == [True] * 7
+    assert snap.health["posts_last_5_min"] == len(POSTS)  # all stored at NOW
+    assert snap.health["problems"] == []
+    later = _snapshot(db, now=NOW + timedelta(days=3))
+    assert any("prices are stale" in p for p in later.health["problems"])
+    assert any("no new X posts" in p for p in later.health["problems"])
+
+
+def test_an_empty_database_is_an_empty_snapshot_not_an_error(tmp_path):
+    db = Database(tmp_path / "empty.duckdb")
+    with db.write():
+        pass
+    snap = _snapshot(db)
+    assert snap.empty
+    assert "no prices stored yet" in snap.health["problems"]
+
+
+# -- correlation ------------------------------------------------------------------------------
+def _daily(sentiment: np.ndarray, returns: np.ndarray) -> pd.DataFrame:
+    days = pd.date_range("2026-01-01", periods=len(sentiment)).date
+    return pd.DataFrame({"date": days, "sentiment": sentiment, "return": returns})
+
+
+def test_a_planted_lead_is_found_and_shuffling_removes_it():
+    rng = np.random.default_rng(3)
+    sentiment = rng.normal(0, 1, 200)
+    returns = np.roll(sentiment, 2) * 0.02 + rng.normal(0, 0.005, 200)  # follows by 2 days
+    lags = lagged_correlations(_daily(sentiment, returns))
+    assert best_lag(lags) == 2
+    assert lags.set_index("lag").loc[2, "r"] > 0.9
+    shuffled = lagged_correlations(_daily(rng.permutation(sentiment), returns))
+    assert shuffled["r"].abs().max() < 0.25
+    rolling = rolling_correlation(_daily(sentiment, returns), lag=2)
+    assert rolling["r"].iloc[-1] > 0.8
+
+
+def test_missing_days_are_gaps_not_shifts():
+    frame = _daily(np.arange(30.0), np.arange(30.0))
+    holed = frame.drop(index=[10, 11])
+    lags = lagged_correlations(holed).set_index("lag")
+    assert lags.loc[0, "n"] == 28 and lags.loc[0, "r"] == pytest.approx(1.0)
+    assert lags.loc[1, "n"] == 26
+
+
+def test_too_few_pairs_or_a_constant_series_give_no_correlation():
+    assert lagged_correlations(_daily(np.arange(5.0), np.arange(5.0)))["r"].isna().all()
+    assert lagged_correlations(_daily(np.ones(30), np.arange(30.0)))["r"].isna().all()
+    assert best_lag(lagged_correlations(_daily(np.ones(30), np.arange(30.0)))) is None
+
+
+# -- the page in a browser --------------------------------------------------------------------
+def _wait(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+
+
+@pytest.mark.slow
+def test_the_page_renders_updates_live_and_stays_on_the_machine(tmp_path, monkeypatch):
+    from ecoin_assets.dashboard.launch import start_dashboard
+    from ecoin_assets.processes import free_port, stop
+
+    home = tmp_path / "home"
+    home.mkdir()
+    db = Database(home / "ecoin.duckdb")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    version = bundled_version()  # what the dashboard takes as active in an empty home
+    add_posts(db, POSTS, version, now)
+    add_prices(db, "bitcoin", 60, now.date() - timedelta(days=1))
+    monkeypatch.setenv("ECOIN_HOME", str(home))
+    monkeypatch.setenv("ECOIN_COINS", "bitcoin")
+    monkeypatch.setenv("ECOIN_TOPICS", "bitcoin,ethereum")
+    import os
+
+    if reason := browser.missing():
+        pytest.skip(f"{reason}; make test installs it")
+    proc, url = start_dashboard(tmp_path / "dashboard.log", dict(os.environ), port=free_port())
+    driver = browser.headless_chromium()
+    try:
+        driver.get(url)
+
+        def texts(selector: str) -> list[str]:  # Panel renders inside shadow roots
+            return driver.execute_script(browser.SHADOW_TEXTS, selector)
+
+        def cells() -> list[str]:
+            return texts(".tabulator-cell[tabulator-field='text']")
+
+        try:
+            _wait(lambda: "bitcoin up 1 🚀" in cells(), 30, "the latest posts table")
+        except AssertionError:
+            driver.save_screenshot(str(tmp_path / "failed.png"))
+            raise AssertionError(f"table cells: {cells()!r}; see {tmp_path}") from None
+        cards = dict(zip(texts(".ecoin-card .topic"), texts(".ecoin-card .value"), strict=True))
+        assert cards == {"BITCOIN": "+0.33", "ETHEREUM": "+0.00"}
+
+        def source(name: str, column: str) -> list:
+            return driver.execute_script(
+                "const m = Bokeh.documents[0].get_model_by_name(arguments[0]);"
+                "return m ? Array.from(m.data[arguments[1]] || []) : null;",
+                name,
+                column,
+            )
+
+        _wait(lambda: source("prices", "price_usd"), 20, "the price chart")
+        assert len(source("prices", "price_usd")) == 60
+        assert len(source("forecast", "yhat")) == 7
+        assert source("sentiment_series", "mean_sentiment") == pytest.approx([-0.6, 0.8])
+
+        driver.execute_script("window.__not_reloaded = true;")
+        stored_at = datetime.now(UTC).replace(tzinfo=None)
+        add_posts(
+            db,
+            [
+                {
+                    "id": 100,
+                    "topic": "bitcoin",
+                    "created": 0,
+                    "label": "positive",
+                    "score": 0.9,
+                    "text": "fresh post 🎉 just now",
+                    "stored": stored_at,
+                }
+            ],
+            version,
+            stored_at,
+        )
+        started = time.monotonic()
+        _wait(lambda: "fresh post 🎉 just now" in cells(), 10, "the new post in the table")
+        assert time.monotonic() - started < 10
+        assert driver.execute_script("return window.__not_reloaded === true;")
+
+        shot = tmp_path / "dashboard.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
+        urls = browser.requested_urls(driver)
+        outside = [
+            u
+            for u in urls
+            if not u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+        ]
+        assert urls and outside == []
+    finally:
+        driver.quit()
+        stop(proc)
+    assert "Traceback" not in (tmp_path / "dashboard.log").read_text()
