@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ecoin_assets.analysis.assets import analysis_coin_assets
 from ecoin_assets.forecasting.assets import forecasting_assets
 from ecoin_assets.forecasting.schedules import daily_forecast_schedule, forecast_job
 from ecoin_assets.prices.assets import analysis_assets, prices
@@ -18,7 +19,14 @@ from ecoin_assets.tweets.assets import x_posts
 from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
 
 defs = dg.Definitions(
-    assets=[prices, *analysis_assets, *forecasting_assets, x_posts, *sentiment_assets],
+    assets=[
+        prices,
+        *analysis_assets,
+        *forecasting_assets,
+        *analysis_coin_assets,
+        x_posts,
+        *sentiment_assets,
+    ],
     asset_checks=price_checks,
     jobs=[prices_job, analysis_job, forecast_job, x_ingest_job, sentiment_job],
     schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],

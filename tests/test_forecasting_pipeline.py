@@ -49,7 +49,14 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
         e.asset_key.path[-1]: e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
-    assert set(meta) == {"price_features", "price_model", "forecast_backtest", "price_forecasts"}
+    assert set(meta) == {
+        "price_features",
+        "price_model",
+        "forecast_backtest",
+        "price_forecasts",
+        "finance_features",
+        "model_comparison",
+    }
     assert meta["forecast_backtest"]["forecast_vs_actual_7d"].value.startswith(
         "![backtest](data:image/png;base64,"
     )
@@ -66,6 +73,11 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
     backtests = db.query("SELECT horizon, mase, coverage FROM forecast_backtests")
     assert [h for h, *_ in backtests] == list(range(1, 31))
     assert db.query("SELECT count(*) FROM price_features WHERE coin_id = 'solana'")[0][0] > 1000
+    compared = db.query(
+        "SELECT model, n_origins, test_start, test_end FROM model_comparison ORDER BY model"
+    )
+    assert [m for m, *_ in compared] == ["linear regression", "naive", "neuralprophet"]
+    assert len({tuple(row[1:]) for row in compared}) == 1  # the same origins for all three
 
     proc = ecoin("forecast", "predict", "--coin", "solana", "--horizon", "14", "--json")
     assert proc.returncode == 0, proc.stderr

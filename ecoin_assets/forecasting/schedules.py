@@ -1,10 +1,13 @@
-"""Forecast refresh: features, model, backtest and forecasts for every coin."""
+"""Forecast refresh: features, model, backtest, forecasts and the model comparison per coin."""
 
 import dagster as dg
 
+from ecoin_assets.analysis.assets import analysis_coin_assets
 from ecoin_assets.forecasting.assets import coin_partitions, forecasting_assets
 
-forecast_job = dg.define_asset_job("forecast_job", selection=forecasting_assets)
+forecast_job = dg.define_asset_job(
+    "forecast_job", selection=[*forecasting_assets, *analysis_coin_assets]
+)
 
 
 @dg.schedule(

@@ -92,6 +92,55 @@ TABLES: dict[str, str] = {
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, model_version, horizon)
         )""",
+    # Per coin and day: finance features (analysis/finance.py); `target` is the next day's price.
+    "finance_features": """
+        CREATE TABLE IF NOT EXISTS finance_features (
+            coin_id VARCHAR NOT NULL,
+            date DATE NOT NULL,
+            price_usd DOUBLE NOT NULL,
+            change_1d DOUBLE,
+            lag_1 DOUBLE, lag_2 DOUBLE, lag_3 DOUBLE, lag_4 DOUBLE,
+            lag_5 DOUBLE, lag_6 DOUBLE, lag_7 DOUBLE,
+            trend_7d DOUBLE,
+            var_7d DOUBLE,
+            weekday INTEGER NOT NULL,
+            is_weekend BOOLEAN NOT NULL,
+            week_of_year INTEGER NOT NULL,
+            month INTEGER NOT NULL,
+            is_us_holiday BOOLEAN NOT NULL,
+            is_cn_holiday BOOLEAN NOT NULL,
+            volume_usd DOUBLE,
+            volume_change DOUBLE,
+            volume_ratio_7d DOUBLE,
+            risk_class VARCHAR NOT NULL,
+            target DOUBLE,
+            PRIMARY KEY (coin_id, date)
+        )""",
+    # Per coin and calendar month: the worst day-to-day change and the risk class.
+    "price_risk_classes": """
+        CREATE TABLE IF NOT EXISTS price_risk_classes (
+            coin_id VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            worst_change_1d DOUBLE,
+            risk_class VARCHAR NOT NULL,
+            PRIMARY KEY (coin_id, month)
+        )""",
+    # One-day-ahead scores of the naive, linear and NeuralProphet models on the same origins.
+    "model_comparison": """
+        CREATE TABLE IF NOT EXISTS model_comparison (
+            coin_id VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL,
+            n_origins INTEGER NOT NULL,
+            mae DOUBLE NOT NULL,
+            mape DOUBLE NOT NULL,
+            naive_mae DOUBLE NOT NULL,
+            mase DOUBLE,
+            test_start DATE NOT NULL,
+            test_end DATE NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, model, horizon)
+        )""",
     # One row per X post id, stored exactly once; the raw text is kept beside the clean one.
     "posts": """
         CREATE TABLE IF NOT EXISTS posts (
