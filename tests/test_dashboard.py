@@ -331,3 +331,57 @@ def test_the_page_renders_updates_live_and_stays_on_the_machine(tmp_path, monkey
         driver.quit()
         stop(proc)
     assert "Traceback" not in (tmp_path / "dashboard.log").read_text()
+
+
+# -- as-of alignment and correlation statistics -----------------------------------------------
+def test_asof_alignment_takes_the_price_known_at_the_period_end_never_a_later_one():
+    from ecoin_assets.analysis.correlation import align_asof
+
+    sentiment = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(["2026-01-01 00:00", "2026-01-01 01:00", "2026-01-01 03:00"]),
+            "sentiment": [0.1, 0.2, 0.3],
+            "posts": [5, 6, 7],
+        }
+    )
+    prices = pd.DataFrame(
+        {
+            "ts": pd.to_datetime(
+                ["2026-01-01 00:30", "2026-01-01 01:00", "2026-01-01 02:00", "2026-01-01 02:30"]
+            ),
+            "price_usd": [10.0, 11.0, 12.0, 13.0],
+        }
+    )
+    aligned = align_asof(sentiment, prices, "hour")
+    assert list(aligned["ts"]) == list(pd.date_range("2026-01-01", periods=4, freq="h"))
+    # hour 0 ends at 01:00 -> the 01:00 price; hour 1 ends at 02:00 -> 12; hour 2 (no posts)
+    # ends at 03:00 -> 13 (02:30); hour 3 ends at 04:00 -> still 13: nothing from later
+    assert list(aligned["price_usd"]) == [11.0, 12.0, 13.0, 13.0]
+    assert np.isnan(aligned["sentiment"].iloc[2])
+    assert aligned["return"].iloc[1] == pytest.approx(np.log(12 / 11))
+
+
+def test_correlation_stats_find_a_planted_relation_and_none_in_shuffled_sentiment():
+    from ecoin_assets.analysis.correlation import correlation_stats
+
+    rng = np.random.default_rng(5)
+    mood = np.zeros(400)
+    for t in range(1, 400):
+        mood[t] = 0.9 * mood[t - 1] + rng.normal(0, 0.3)
+    returns = 0.01 * mood + rng.normal(0, 0.01, 400)
+    frame = pd.DataFrame(
+        {
+            "sentiment": np.tanh(mood) + rng.normal(0, 0.2, 400),
+            "return": returns,
+            "price_usd": 100 * np.exp(np.cumsum(returns)),
+        }
+    )
+    stats = correlation_stats(frame).set_index(["lag", "against", "method"])
+    same_day = stats.loc[(0, "return", "pearson")]
+    assert same_day["r"] > 0.4 and same_day["p_value"] < 1e-6 and same_day["n"] == 400
+    assert stats.loc[(0, "return", "spearman"), "p_value"] < 1e-6
+    shuffled = frame.assign(sentiment=rng.permutation(frame["sentiment"].to_numpy()))
+    none = correlation_stats(shuffled)
+    returns_rows = none[none["against"] == "return"]
+    assert (returns_rows["p_value"] > 0.01).all()
+    assert returns_rows["r"].abs().max() < 0.15
