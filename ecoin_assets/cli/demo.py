@@ -137,6 +137,7 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
 
         from ecoin_assets.definitions import defs
         from ecoin_assets.prices.backfill import (
+            QUIET,
             backfill_prices,
             materialize_analyses,
             materialize_forecasts,
@@ -178,7 +179,7 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 )
             _say("registering the sentiment model and scoring stored posts")
             result = defs.resolve_job_def("sentiment_job").execute_in_process(
-                instance=instance, raise_on_error=False
+                instance=instance, run_config=QUIET, raise_on_error=False
             )
             if not result.success:
                 raise UserError("the sentiment run failed; see the Dagster UI")
