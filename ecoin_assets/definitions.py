@@ -2,7 +2,11 @@
 
 import dagster as dg
 
-from ecoin_assets.analysis.assets import analysis_coin_assets
+from ecoin_assets.analysis.assets import (
+    analysis_coin_assets,
+    correlation_job,
+    sentiment_price_correlation,
+)
 from ecoin_assets.forecasting.assets import forecasting_assets
 from ecoin_assets.forecasting.schedules import daily_forecast_schedule, forecast_job
 from ecoin_assets.prices.assets import analysis_assets, prices
@@ -26,9 +30,10 @@ defs = dg.Definitions(
         *analysis_coin_assets,
         x_posts,
         *sentiment_assets,
+        sentiment_price_correlation,
     ],
     asset_checks=price_checks,
-    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job, sentiment_job],
+    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job, sentiment_job, correlation_job],
     schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],
     sensors=[x_posts_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},

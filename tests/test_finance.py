@@ -149,3 +149,109 @@ def test_comparison_stores_three_models_on_the_same_window(tmp_path):
     assert db.query("SELECT count(*) FROM finance_features")[0][0] == 700
     compare_models(db, "syn")  # idempotent
     assert db.query("SELECT count(*) FROM model_comparison")[0][0] == 3
+
+
+def _store_daily_sentiment(db: Database, topic: str, version: str, days, sentiment) -> None:
+    with db.write() as con:
+        for day, value in zip(days, sentiment, strict=True):
+            con.execute(
+                "INSERT INTO topic_minute_sentiment VALUES (?, ?, ?, 10, 3, 4, 3, ?, 0.3, 0.3, ?, "
+                "now())",
+                [
+                    topic,
+                    pd.Timestamp(day) + pd.Timedelta(hours=12),
+                    version,
+                    float(value),
+                    float(value) * np.log(11),
+                ],
+            )
+
+
+def test_correlate_finds_sentiment_that_moves_with_returns_and_stores_it(tmp_path):
+    from ecoin_assets.analysis.service import correlate
+
+    db = Database(tmp_path / "ecoin.duckdb")
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2026-01-01", periods=120).date
+    mood = np.tanh(rng.normal(0, 0.7, 120))  # a new mood every day
+    # the price moves during day t with day t's mood: p[t+1] / p[t] = exp(0.03 mood[t] + noise)
+    moves = np.cumsum(0.03 * mood + rng.normal(0, 0.01, 120))
+    log_price = np.log(100) + np.concatenate([[0.0], moves])
+    prices = _prices(np.exp(log_price[:120]), start=days[0]).assign(
+        market_cap_usd=None, source="t", ingested_at=pd.Timestamp.now()
+    )
+    with db.write() as con:
+        con.register(
+            "p",
+            prices[
+                [
+                    "coin_id",
+                    "date",
+                    "price_usd",
+                    "market_cap_usd",
+                    "volume_usd",
+                    "source",
+                    "ingested_at",
+                ]
+            ],
+        )
+        con.execute("INSERT INTO prices SELECT * FROM p")
+    _store_daily_sentiment(db, "syn", "v1", days, mood)
+    _, stats = correlate(db, "syn", "syn", "v1")
+    best = stats[(stats["against"] == "return") & (stats["method"] == "pearson")].set_index("lag")
+    assert best.loc[0, "r"] > 0.7 and best.loc[0, "p_value"] < 1e-10  # same-day move
+    assert best.drop(index=0)["r"].abs().max() < 0.3  # no other lag
+    stored = db.query("SELECT count(*), min(model_version) FROM sentiment_price_correlation")
+    assert stored == [(28, "v1")]  # 7 lags x (price, return) x (pearson, spearman)
+
+    shuffled = Database(tmp_path / "shuffled.duckdb")
+    with shuffled.write() as con:
+        con.register(
+            "p",
+            prices[
+                [
+                    "coin_id",
+                    "date",
+                    "price_usd",
+                    "market_cap_usd",
+                    "volume_usd",
+                    "source",
+                    "ingested_at",
+                ]
+            ],
+        )
+        con.execute("INSERT INTO prices SELECT * FROM p")
+    _store_daily_sentiment(shuffled, "syn", "v1", days, rng.permutation(mood))
+    _, none = correlate(shuffled, "syn", "syn", "v1")
+    same_day = none[(none["against"] == "return") & (none["lag"] == 0)]
+    assert (same_day["p_value"] > 0.01).all()
+
+
+def test_correlate_rejects_an_empty_window_and_a_topic_without_posts(tmp_path):
+    from ecoin_assets.analysis.service import correlate
+    from ecoin_assets.errors import UserError
+
+    db = Database(tmp_path / "ecoin.duckdb")
+    with db.write():
+        pass
+    with pytest.raises(UserError, match="no scored posts on topic 'x'"):
+        correlate(db, "bitcoin", "x", "v1")
+    with pytest.raises(UserError, match="is empty"):
+        correlate(
+            db, "bitcoin", "x", "v1", "day", pd.Timestamp("2026-02-01"), pd.Timestamp("2026-01-01")
+        )
+
+
+def test_the_correlation_asset_reports_each_coin(monkeypatch):
+    import dagster as dg
+
+    from ecoin_assets.analysis.assets import sentiment_price_correlation
+    from ecoin_assets.resources import EcoinStore
+
+    monkeypatch.setenv("ECOIN_COINS", "bitcoin,ethereum")
+    result = dg.materialize([sentiment_price_correlation], resources={"store": EcoinStore()})
+    assert result.success
+    meta = result.asset_materializations_for_node("sentiment_price_correlation")[0].metadata
+    best = meta["best_lag_vs_returns"].value
+    assert set(best) == {"bitcoin", "ethereum"}
+    assert "no scored posts on topic 'bitcoin'" in best["bitcoin"]

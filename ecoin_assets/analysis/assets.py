@@ -4,9 +4,13 @@ import dagster as dg
 import pandas as pd
 
 from ecoin_assets.analysis import service
+from ecoin_assets.config import load_settings
+from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.assets import _md_table, _per_coin, coin_partitions, forecast_backtest
-from ecoin_assets.prices.assets import DUCKDB_POOL
+from ecoin_assets.prices.assets import DUCKDB_POOL, prices
 from ecoin_assets.resources import EcoinStore
+from ecoin_assets.sentiment.assets import post_sentiment
+from ecoin_assets.sentiment.registry import active_version
 
 
 @dg.asset(
@@ -54,3 +58,40 @@ def model_comparison(context: dg.AssetExecutionContext, store: EcoinStore) -> dg
 
 
 analysis_coin_assets = [finance_features, model_comparison]
+
+
+@dg.asset(
+    deps=[post_sentiment, prices],
+    pool=DUCKDB_POOL,
+    group_name="analysis",
+    kinds={"scipy", "duckdb"},
+    description=(
+        "Daily Pearson and Spearman correlation (with p-values and pairs) of each coin's "
+        "topic sentiment, by the active model, with the coin's price and daily returns at lags "
+        "-3..+3 days, prices taken as of each day's end (`sentiment_price_correlation`)."
+    ),
+)
+def sentiment_price_correlation(store: EcoinStore) -> dg.MaterializeResult:
+    settings = load_settings()
+    version = active_version(settings.home)
+    db = store.database()
+    best = {}
+    for coin in settings.coins:
+        try:
+            _, stats = service.correlate(db, coin, coin, version, "day")
+        except UserError as exc:  # no posts or no prices for this coin yet
+            best[coin] = str(exc)
+            continue
+        returns = stats[(stats["against"] == "return") & (stats["method"] == "pearson")]
+        known = returns.dropna(subset=["r"])
+        if known.empty:
+            best[coin] = f"too few days with posts ({int(returns['n'].max())} pairs)"
+        else:
+            row = known.loc[known["r"].abs().idxmax()]
+            best[coin] = f"lag {int(row['lag']):+d}: r {row['r']:+.3f}, p {row['p_value']:.3g}"
+    return dg.MaterializeResult(
+        metadata={"model_version": version, "best_lag_vs_returns": dg.MetadataValue.json(best)}
+    )
+
+
+correlation_job = dg.define_asset_job("correlation_job", selection=[sentiment_price_correlation])

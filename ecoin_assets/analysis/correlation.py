@@ -67,14 +67,16 @@ def align_asof(sentiment: pd.DataFrame, prices: pd.DataFrame, freq: str) -> pd.D
     previous period's. Periods are on a regular calendar: a gap stays a gap.
     """
     step = pd.Timedelta(1, unit=FREQUENCIES[freq])
-    periods = sentiment.assign(ts=pd.to_datetime(sentiment["ts"])).sort_values("ts")
+    periods = sentiment.assign(ts=pd.to_datetime(sentiment["ts"]).astype("datetime64[ns]"))
+    periods = periods.sort_values("ts")
     if periods.empty:
         return pd.DataFrame(columns=["ts", "sentiment", "posts", "price_usd", "return"])
     calendar = pd.DataFrame(
         {"ts": pd.date_range(periods["ts"].min(), periods["ts"].max(), freq=step)}
     ).merge(periods, on="ts", how="left")
     calendar["end"] = calendar["ts"] + step
-    known = prices.assign(ts=pd.to_datetime(prices["ts"])).sort_values("ts")
+    known = prices.assign(ts=pd.to_datetime(prices["ts"]).astype("datetime64[ns]"))
+    known = known.sort_values("ts")
     merged = pd.merge_asof(
         calendar.sort_values("end"),
         known[["ts", "price_usd"]].rename(columns={"ts": "observed"}),

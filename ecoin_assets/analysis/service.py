@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from ecoin_assets.analysis.correlation import FREQUENCIES, align_asof, correlation_stats
 from ecoin_assets.analysis.finance import FINANCE_COLUMNS, finance_features, risk_classes
 from ecoin_assets.analysis.linear import backtest_linear, scores
+from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.backtest import TEST_DAYS
 from ecoin_assets.forecasting.service import load_prices
 from ecoin_assets.storage import Database
@@ -88,3 +90,95 @@ def compare_models(db: Database, coin: str) -> pd.DataFrame:
     )
     _replace(db, "model_comparison", coin, table, COMPARISON_COLUMNS)
     return table[COMPARISON_COLUMNS]
+
+
+def sentiment_periods(
+    db: Database, topic: str, version: str, freq: str, start: datetime, end: datetime
+) -> pd.DataFrame:
+    """`ts` (period start), `sentiment` (mean over the period's posts, each post once) and
+    `posts` of one topic, by the given model version, for periods in [start, end)."""
+    minutes = {"hour": 60, "day": 1440}[freq]
+    return db.query_df(
+        """
+        SELECT time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
+               sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts
+        FROM topic_minute_sentiment
+        WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?
+        GROUP BY ALL ORDER BY ts
+        """,
+        [minutes, topic, version, start, end],
+    )
+
+
+def price_points(db: Database, coin: str) -> pd.DataFrame:
+    """`ts`, `price_usd`: each stored daily price at the instant it stands for (00:00 UTC)."""
+    frame = load_prices(db, coin)
+    return pd.DataFrame({"ts": pd.to_datetime(frame["date"]), "price_usd": frame["price_usd"]})
+
+
+def correlate(
+    db: Database,
+    coin: str,
+    topic: str,
+    version: str,
+    freq: str = "day",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The aligned series and its correlation table for `topic`'s sentiment against `coin`'s
+    price and returns over [start, end) (default: all stored posts), stored in
+    `sentiment_price_correlation`."""
+    if freq not in FREQUENCIES:
+        raise UserError(f"unknown frequency {freq!r}: use one of {', '.join(FREQUENCIES)}")
+    start = start or datetime(1970, 1, 1)
+    end = end or datetime.now(UTC).replace(tzinfo=None)
+    if start >= end:
+        raise UserError(f"the window {start} .. {end} is empty: --start must come before --end")
+    periods = sentiment_periods(db, topic, version, freq, start, end)
+    if periods.empty:
+        raise UserError(
+            f"no scored posts on topic {topic!r} between {start} and {end} "
+            f"(model {version}): ingest some with 'ecoin tweets ingest'"
+        )
+    aligned = align_asof(periods, price_points(db, coin), freq)
+    stats = correlation_stats(aligned)
+    rows = stats.assign(
+        coin_id=coin,
+        topic=topic,
+        freq=freq,
+        window_start=start,
+        window_end=end,
+        model_version=version,
+        computed_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    with db.write() as con:
+        con.execute(
+            "DELETE FROM sentiment_price_correlation WHERE coin_id = ? AND topic = ? AND freq = ?",
+            [coin, topic, freq],
+        )
+        con.register("new_rows", rows[CORRELATION_COLUMNS])
+        try:
+            con.execute(
+                f"INSERT INTO sentiment_price_correlation ({', '.join(CORRELATION_COLUMNS)}) "
+                "SELECT * FROM new_rows"
+            )
+        finally:
+            con.unregister("new_rows")
+    return aligned, stats
+
+
+CORRELATION_COLUMNS = [
+    "coin_id",
+    "topic",
+    "freq",
+    "window_start",
+    "window_end",
+    "model_version",
+    "lag",
+    "against",
+    "method",
+    "r",
+    "p_value",
+    "n",
+    "computed_at",
+]

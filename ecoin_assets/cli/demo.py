@@ -188,6 +188,14 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 f"  sentiment model {model['model_version'].value}: macro-recall "
                 f"{model['macro_recall'].value:.3f} on the seed test set"
             )
+            result = defs.resolve_job_def("correlation_job").execute_in_process(
+                instance=instance, run_config=QUIET, raise_on_error=False
+            )
+            if not result.success:
+                raise UserError("the correlation run failed; see the Dagster UI")
+            meta = result.asset_materializations_for_node("sentiment_price_correlation")[0]
+            for coin, best in meta.metadata["best_lag_vs_returns"].value.items():
+                _say(f"  sentiment vs returns, {coin}: {best}")
         if not serve:
             return
         workspace = cfg.dagster_home / "workspace.yaml"

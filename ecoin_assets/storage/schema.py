@@ -141,6 +141,25 @@ TABLES: dict[str, str] = {
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, model, horizon)
         )""",
+    # Correlation of a topic's sentiment with a coin's price and returns, per lag and method,
+    # for one window and frequency (the latest computation replaces the previous one).
+    "sentiment_price_correlation": """
+        CREATE TABLE IF NOT EXISTS sentiment_price_correlation (
+            coin_id VARCHAR NOT NULL,
+            topic VARCHAR NOT NULL,
+            freq VARCHAR NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            window_end TIMESTAMP NOT NULL,
+            model_version VARCHAR NOT NULL,
+            lag INTEGER NOT NULL,
+            against VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            r DOUBLE,
+            p_value DOUBLE,
+            n INTEGER NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, topic, freq, lag, against, method)
+        )""",
     # One row per X post id, stored exactly once; the raw text is kept beside the clean one.
     "posts": """
         CREATE TABLE IF NOT EXISTS posts (
