@@ -130,6 +130,7 @@ def correlate(
     `sentiment_price_correlation`."""
     if freq not in FREQUENCIES:
         raise UserError(f"unknown frequency {freq!r}: use one of {', '.join(FREQUENCIES)}")
+    window = "" if start is None and end is None else f" between {start} and {end}"
     start = start or datetime(1970, 1, 1)
     end = end or datetime.now(UTC).replace(tzinfo=None)
     if start >= end:
@@ -137,8 +138,8 @@ def correlate(
     periods = sentiment_periods(db, topic, version, freq, start, end)
     if periods.empty:
         raise UserError(
-            f"no scored posts on topic {topic!r} between {start} and {end} "
-            f"(model {version}): ingest some with 'ecoin tweets ingest'"
+            f"no scored posts on topic {topic!r}{window} yet (model {version}): "
+            "ingest some with 'ecoin tweets ingest'"
         )
     aligned = align_asof(periods, price_points(db, coin), freq)
     stats = correlation_stats(aligned)
