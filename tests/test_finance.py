@@ -26,6 +26,14 @@ def _prices(values, start=date(2026, 1, 1), coin="syn", volume=None) -> pd.DataF
     )
 
 
+def _insert_prices(con, prices: pd.DataFrame) -> None:
+    rows = prices.assign(market_cap_usd=None, source="test", ingested_at=pd.Timestamp.now())
+    columns = ["coin_id", "date", "price_usd", "market_cap_usd", "volume_usd", "source"]
+    con.register("p", rows[[*columns, "ingested_at"]])
+    con.execute("INSERT INTO prices SELECT * FROM p")
+    con.unregister("p")
+
+
 def test_risk_class_of_each_month_by_its_worst_day_to_day_fall():
     values = np.full(120, 100.0)
     values[40:] = 45.0  # Feb 10: -55% -> high
@@ -115,25 +123,9 @@ def test_scores_known_answers():
 
 def test_comparison_stores_three_models_on_the_same_window(tmp_path):
     db = Database(tmp_path / "ecoin.duckdb")
-    prices = _ar_prices().assign(
-        coin_id="syn", market_cap_usd=None, source="t", ingested_at=pd.Timestamp.now()
-    )
+    prices = _ar_prices()
     with db.write() as con:
-        con.register(
-            "p",
-            prices[
-                [
-                    "coin_id",
-                    "date",
-                    "price_usd",
-                    "market_cap_usd",
-                    "volume_usd",
-                    "source",
-                    "ingested_at",
-                ]
-            ],
-        )
-        con.execute("INSERT INTO prices SELECT * FROM p")
+        _insert_prices(con, prices)
         con.execute(
             "INSERT INTO forecast_backtests VALUES ('syn', 'np-1', 1, 200, 2.0, 1.5, 2.5, 0.8, "
             "0.8, 0.8, DATE '2025-06-01', DATE '2025-12-17', now())"
@@ -177,25 +169,9 @@ def test_correlate_finds_sentiment_that_moves_with_returns_and_stores_it(tmp_pat
     # the price moves during day t with day t's mood: p[t+1] / p[t] = exp(0.03 mood[t] + noise)
     moves = np.cumsum(0.03 * mood + rng.normal(0, 0.01, 120))
     log_price = np.log(100) + np.concatenate([[0.0], moves])
-    prices = _prices(np.exp(log_price[:120]), start=days[0]).assign(
-        market_cap_usd=None, source="t", ingested_at=pd.Timestamp.now()
-    )
+    prices = _prices(np.exp(log_price[:120]), start=days[0])
     with db.write() as con:
-        con.register(
-            "p",
-            prices[
-                [
-                    "coin_id",
-                    "date",
-                    "price_usd",
-                    "market_cap_usd",
-                    "volume_usd",
-                    "source",
-                    "ingested_at",
-                ]
-            ],
-        )
-        con.execute("INSERT INTO prices SELECT * FROM p")
+        _insert_prices(con, prices)
     _store_daily_sentiment(db, "syn", "v1", days, mood)
     _, stats = correlate(db, "syn", "syn", "v1")
     best = stats[(stats["against"] == "return") & (stats["method"] == "pearson")].set_index("lag")
@@ -206,21 +182,7 @@ def test_correlate_finds_sentiment_that_moves_with_returns_and_stores_it(tmp_pat
 
     shuffled = Database(tmp_path / "shuffled.duckdb")
     with shuffled.write() as con:
-        con.register(
-            "p",
-            prices[
-                [
-                    "coin_id",
-                    "date",
-                    "price_usd",
-                    "market_cap_usd",
-                    "volume_usd",
-                    "source",
-                    "ingested_at",
-                ]
-            ],
-        )
-        con.execute("INSERT INTO prices SELECT * FROM p")
+        _insert_prices(con, prices)
     _store_daily_sentiment(shuffled, "syn", "v1", days, rng.permutation(mood))
     _, none = correlate(shuffled, "syn", "syn", "v1")
     same_day = none[(none["against"] == "return") & (none["lag"] == 0)]
