@@ -54,12 +54,9 @@ def _session_model_stores(encoder_cache: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(
-    ecoin_home: Path, encoder_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _isolated_environment(ecoin_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own ECOIN_HOME and none of the caller's API settings or keys."""
     monkeypatch.setenv("ECOIN_HOME", str(ecoin_home))
-    monkeypatch.setenv("ECOIN_ENCODER_CACHE", str(encoder_cache))
     for name in _CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
 

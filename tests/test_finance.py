@@ -10,7 +10,7 @@ import pytest
 
 from ecoin_assets.analysis.finance import finance_features, risk_classes
 from ecoin_assets.analysis.linear import backtest_linear, scores
-from ecoin_assets.analysis.service import compare_models
+from ecoin_assets.analysis.service import compare_models, refresh_finance
 from ecoin_assets.storage import Database
 
 
@@ -138,6 +138,7 @@ def test_comparison_stores_three_models_on_the_same_window(tmp_path):
     assert table.loc["linear regression", "n_origins"] == 183  # targets Jun 1 .. Nov 30 (last)
     stored = db.query("SELECT count(*), count(DISTINCT test_start) FROM model_comparison")
     assert stored == [(3, 1)]
+    refresh_finance(db, "syn")  # what the finance_features asset stores
     assert db.query("SELECT count(*) FROM finance_features")[0][0] == 700
     compare_models(db, "syn")  # idempotent
     assert db.query("SELECT count(*) FROM model_comparison")[0][0] == 3

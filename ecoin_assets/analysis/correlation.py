@@ -23,19 +23,11 @@ def _daily(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def lagged_correlations(daily: pd.DataFrame, lags=LAGS) -> pd.DataFrame:
-    """Pearson r and pairs per lag of a frame with `date`, `sentiment`, `return`; r is NaN
-    below MIN_PAIRS pairs or when either side is constant."""
-    frame = _daily(daily)
-    rows = []
-    for lag in lags:
-        pairs = pd.concat(
-            [frame["sentiment"], frame["return"].shift(-lag)], axis=1, keys=["s", "r"]
-        ).dropna()
-        r = np.nan
-        if len(pairs) >= MIN_PAIRS and pairs["s"].std() > 0 and pairs["r"].std() > 0:
-            r = float(pairs["s"].corr(pairs["r"]))
-        rows.append({"lag": lag, "r": r, "n": len(pairs)})
-    return pd.DataFrame(rows, columns=["lag", "r", "n"])
+    """Pearson r and pairs per lag of a frame with `date`, `sentiment`, `return`, put on a
+    daily calendar first; r is NaN below MIN_PAIRS pairs or when either side is constant."""
+    stats = correlation_stats(_daily(daily).reset_index(drop=True), lags)
+    pearson = stats[(stats["against"] == "return") & (stats["method"] == "pearson")]
+    return pearson[["lag", "r", "n"]].reset_index(drop=True)
 
 
 def best_lag(lags: pd.DataFrame) -> int | None:
@@ -89,14 +81,16 @@ def align_asof(sentiment: pd.DataFrame, prices: pd.DataFrame, freq: str) -> pd.D
 
 
 def correlation_stats(aligned: pd.DataFrame, lags=LAGS) -> pd.DataFrame:
-    """Pearson and Spearman correlation of sentiment with price and with returns per lag
-    (sentiment of period t against the price or return of period t + lag), with the number
-    of pairs and the two-sided p-value; r and p are NaN below MIN_PAIRS pairs."""
+    """Pearson and Spearman correlation of sentiment with price and with returns (those of the
+    two columns present) per lag (sentiment of period t against the price or return of period
+    t + lag), with the number of pairs and the two-sided p-value; r and p are NaN below
+    MIN_PAIRS pairs or when either side is constant. Periods must be regular (`align_asof`)."""
     from scipy import stats
 
     rows = []
+    present = [c for c in ("price_usd", "return") if c in aligned.columns]
     for lag in lags:
-        for against in ("price_usd", "return"):
+        for against in present:
             pairs = pd.concat(
                 [aligned["sentiment"], aligned[against].shift(-lag)], axis=1, keys=["s", "x"]
             ).dropna()

@@ -29,10 +29,11 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def _replace(db: Database, table: str, coin: str, frame: pd.DataFrame, columns: list[str]):
-    """Delete the coin's rows of `table` and insert `frame`'s, in one transaction."""
+def _replace(db: Database, table: str, key: dict, frame: pd.DataFrame, columns: list[str]):
+    """Delete `table`'s rows matching `key` and insert `frame`'s, in one transaction."""
+    where = " AND ".join(f"{column} = ?" for column in key)
     with db.write() as con:
-        con.execute(f"DELETE FROM {table} WHERE coin_id = ?", [coin])
+        con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
         con.register("new_rows", frame[columns])
         try:
             con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM new_rows")
@@ -44,9 +45,9 @@ def refresh_finance(db: Database, coin: str) -> pd.DataFrame:
     """Rebuild the coin's `finance_features` and `price_risk_classes` from its prices."""
     prices = load_prices(db, coin)
     features = finance_features(prices)
-    _replace(db, "finance_features", coin, features, FINANCE_COLUMNS)
+    _replace(db, "finance_features", {"coin_id": coin}, features, FINANCE_COLUMNS)
     risks = risk_classes(prices)
-    _replace(db, "price_risk_classes", coin, risks, list(risks.columns))
+    _replace(db, "price_risk_classes", {"coin_id": coin}, risks, list(risks.columns))
     return features
 
 
@@ -54,7 +55,9 @@ def compare_models(db: Database, coin: str) -> pd.DataFrame:
     """One-day-ahead MAE, MAPE and MASE of the naive forecast, the linear regression and the
     NeuralProphet model on the same test window (the coin's latest NeuralProphet backtest's,
     else the last 365 days); stored in `model_comparison`."""
-    features = refresh_finance(db, coin)
+    # the features the finance_features asset stores, computed again rather than read: it is
+    # a fraction of a second, and the comparison never runs on a stale table
+    features = finance_features(load_prices(db, coin))
     prophet = db.query_df(
         "SELECT * FROM forecast_backtests WHERE coin_id = ? AND horizon = 1 "
         "ORDER BY created_at DESC LIMIT 1",
@@ -88,7 +91,7 @@ def compare_models(db: Database, coin: str) -> pd.DataFrame:
         test_end=window[1].date(),
         created_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    _replace(db, "model_comparison", coin, table, COMPARISON_COLUMNS)
+    _replace(db, "model_comparison", {"coin_id": coin}, table, COMPARISON_COLUMNS)
     return table[COMPARISON_COLUMNS]
 
 
@@ -152,19 +155,8 @@ def correlate(
         model_version=version,
         computed_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    with db.write() as con:
-        con.execute(
-            "DELETE FROM sentiment_price_correlation WHERE coin_id = ? AND topic = ? AND freq = ?",
-            [coin, topic, freq],
-        )
-        con.register("new_rows", rows[CORRELATION_COLUMNS])
-        try:
-            con.execute(
-                f"INSERT INTO sentiment_price_correlation ({', '.join(CORRELATION_COLUMNS)}) "
-                "SELECT * FROM new_rows"
-            )
-        finally:
-            con.unregister("new_rows")
+    key = {"coin_id": coin, "topic": topic, "freq": freq}
+    _replace(db, "sentiment_price_correlation", key, rows, CORRELATION_COLUMNS)
     return aligned, stats
 
 

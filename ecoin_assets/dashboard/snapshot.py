@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
+from ecoin_assets.analysis.correlation import (
+    align_asof,
+    best_lag,
+    lagged_correlations,
+    rolling_correlation,
+)
 from ecoin_assets.sentiment.scoring import window_totals
 
 # window name -> (length, minutes per point of its time series)
@@ -141,14 +146,10 @@ def _latest_posts(con, version: str) -> pd.DataFrame:
 
 
 def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:
-    snapshot.prices = (
-        con.execute(
-            "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date DESC LIMIT ?",
-            [coin, PRICE_DAYS],
-        )
-        .df()[::-1]
-        .reset_index(drop=True)
-    )
+    prices = con.execute(
+        "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date", [coin]
+    ).df()
+    snapshot.prices = prices.tail(PRICE_DAYS).reset_index(drop=True)
     snapshot.forecast = con.execute(
         """
         WITH latest AS (
@@ -163,19 +164,20 @@ def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:
     ).df()
     sentiment = con.execute(
         """
-        SELECT CAST(minute AS DATE) AS date,
+        SELECT CAST(CAST(minute AS DATE) AS TIMESTAMP) AS ts,
                sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts
         FROM topic_minute_sentiment WHERE topic = ? AND model_version = ?
-        GROUP BY ALL ORDER BY date
+        GROUP BY ALL ORDER BY ts
         """,
         [coin, version],
     ).df()
-    prices = con.execute(
-        "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date", [coin]
-    ).df()
-    prices["return"] = prices["price_usd"].pct_change()
-    daily = sentiment.merge(prices[["date", "return"]], on="date", how="inner")
-    snapshot.daily = daily
+    # the same pairing as `ecoin analysis correlation`: day t's sentiment, the price known at
+    # the day's end and that day's return
+    observed = pd.DataFrame(
+        {"ts": pd.to_datetime(prices["date"]), "price_usd": prices["price_usd"]}
+    )
+    daily = align_asof(sentiment, observed, "day").rename(columns={"ts": "date"})
+    snapshot.daily = daily.dropna(subset=["sentiment"])
     snapshot.lags = lagged_correlations(daily)
     lag = best_lag(snapshot.lags)
     if lag is not None:
