@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo dashboard test lint format validate sandbox bentos clean
+.PHONY: install browser postgres demo dashboard test lint format validate sandbox bentos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
@@ -30,10 +30,21 @@ browser:
 	else echo "note: Chromium is not installed and cannot be here (needs root and apt-get):" \
 		"the dashboard's browser test will be skipped"; fi
 
+# PostgreSQL's server binaries for the storage tests on the second backend (Debian's package, as
+# root); without them those tests are skipped with the reason (ECOIN_REQUIRE_POSTGRES=1 fails)
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing postgresql for the storage tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	else echo "note: PostgreSQL is not installed and cannot be here (needs root and apt-get):" \
+		"the PostgreSQL storage tests will be skipped"; fi
+
 demo: install
 	$(BIN)/ecoin demo
 
-test: install browser
+test: install browser postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

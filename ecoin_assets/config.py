@@ -50,9 +50,12 @@ class Settings:
     coingecko_demo_key: str | None = field(default=None, repr=False)
     coingecko_pro_key: str | None = field(default=None, repr=False)
     x_bearer_token: str | None = field(default=None, repr=False)
+    #: `ECOIN_DATABASE_URL`: a PostgreSQL database instead of the DuckDB file (may hold a password)
+    database_url: str | None = field(default=None, repr=False)
 
     @property
     def db_path(self) -> Path:
+        """The DuckDB file, used when `database_url` is not set."""
         return self.home / "ecoin.duckdb"
 
     @property
@@ -89,6 +92,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     else:
         x_url = "https://api.x.com"
 
+    database_url = env.get("ECOIN_DATABASE_URL", "").strip() or None
+    if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+        raise UserError(
+            "ECOIN_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db); "
+            "unset it to use the DuckDB file in ECOIN_HOME"
+        )
+
     return Settings(
         home=home,
         mode=mode,
@@ -99,4 +109,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         coingecko_demo_key=demo_key,
         coingecko_pro_key=pro_key,
         x_bearer_token=env.get("X_BEARER_TOKEN") or None,
+        database_url=database_url,
     )

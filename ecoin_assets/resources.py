@@ -13,12 +13,19 @@ from ecoin_assets.storage import Database
 
 
 class EcoinStore(dg.ConfigurableResource):
-    """The DuckDB file under `ECOIN_HOME` (or `path` when given)."""
+    """The project's database: `path` when given (a DuckDB file), else `ECOIN_DATABASE_URL`
+    (PostgreSQL) when set, else the DuckDB file under `ECOIN_HOME`.
+
+    The URL is read from the environment at run time, like the API keys, so its password never
+    appears in run config, in the UI or in event logs.
+    """
 
     path: str | None = None
 
     def database(self) -> Database:
-        return Database(self.path or load_settings().db_path)
+        if self.path:
+            return Database(self.path)
+        return Database.from_settings(load_settings())
 
 
 class CoinGeckoResource(dg.ConfigurableResource):

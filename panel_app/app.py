@@ -108,7 +108,7 @@ def _card(topic: str, row: pd.Series | None, window: str) -> str:
 class Dashboard:
     def __init__(self) -> None:
         self.settings = load_settings()
-        self.db = Database(self.settings.db_path, open_timeout=1.5)
+        self.db = Database.from_settings(self.settings, open_timeout=1.5)
         self.snapshot: Snapshot | None = None
         self.seen_posts: set[int] = set()
 
@@ -338,7 +338,7 @@ class Dashboard:
     # -- refresh ----------------------------------------------------------------------------
     def refresh(self) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
-        if not self.db.path.exists():
+        if not self.db.exists():
             self._show_empty(now)
             return
         try:

@@ -17,6 +17,8 @@ from ecoin_assets.sources.coingecko import CoinGeckoClient
 from ecoin_assets.sources.sandbox.coingecko import CoinGeckoSandbox
 from ecoin_assets.sources.sandbox.x import XSandbox
 
+pytest_plugins = ("postgres_server",)  # postgres_server / postgres_url fixtures
+
 #: variables that would point a test at real data, real APIs or real secrets
 _CLEARED_ENV = (
     "COINGECKO_API_URL",
@@ -28,6 +30,7 @@ _CLEARED_ENV = (
     "X_API_URL",
     "X_BEARER_TOKEN",
     "DAGSTER_HOME",
+    "ECOIN_DATABASE_URL",
 )
 
 

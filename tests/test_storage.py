@@ -1,24 +1,36 @@
-"""DuckDB storage: schema, transactions, idempotent upserts, the monthly range table, answers
-and the cross-process single-writer rules (ecoin_assets/storage, ecoin_assets/prices/store.py).
+"""The storage layer on both backends: schema, transactions, idempotent upserts, the monthly
+range table, answers (ecoin_assets/storage, ecoin_assets/prices/store.py).
+
+The `db` fixture runs every test that takes it twice, on a DuckDB file and on a fresh
+PostgreSQL database (a throwaway server from tests/postgres_server.py; those runs are skipped
+with the reason when PostgreSQL cannot start here). Tests about DuckDB's file and its
+single-writer rules take `duckdb_db`; tests about PostgreSQL alone take `pg_db`.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
+import numpy as np
 import pandas as pd
+import psycopg2
+import psycopg2.errors
 import pytest
 
+from ecoin_assets.config import load_settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.store import (
     PRICE_COLUMNS,
@@ -27,19 +39,43 @@ from ecoin_assets.prices.store import (
     store_answers,
     upsert_prices,
 )
+from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
-from ecoin_assets.storage import Database
-from ecoin_assets.storage.schema import TABLES
+from ecoin_assets.storage import Database, mask_url
+from ecoin_assets.storage.postgres import translate
+from ecoin_assets.storage.schema import TABLES, render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T1 = datetime(2024, 3, 1, 12, 0, 0)
 T2 = datetime(2024, 3, 2, 12, 0, 0)
 T3 = datetime(2024, 3, 3, 12, 0, 0)
+BACKENDS = ["duckdb", "postgres"]
+#: what each backend raises for a duplicate key and for a write in a read-only transaction
+DUPLICATE_KEY = {"duckdb": duckdb.ConstraintException, "postgres": psycopg2.errors.UniqueViolation}
+READ_ONLY = {"duckdb": duckdb.Error, "postgres": psycopg2.errors.ReadOnlySqlTransaction}
+
+
+@pytest.fixture(params=BACKENDS)
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """A DuckDB file that does not exist yet, or the URL of a fresh, empty PostgreSQL database."""
+    if request.param == "duckdb":
+        return tmp_path / "ecoin.duckdb"
+    return request.getfixturevalue("postgres_database_url")
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
+def db(db_target: str | Path) -> Database:
+    return Database(db_target, lock_timeout=30, open_timeout=30)
+
+
+@pytest.fixture
+def duckdb_db(tmp_path: Path) -> Database:
     return Database(tmp_path / "ecoin.duckdb", lock_timeout=30, open_timeout=30)
+
+
+@pytest.fixture
+def pg_db(postgres_database_url: str) -> Database:
+    return Database(postgres_database_url, lock_timeout=30, open_timeout=30)
 
 
 def frame(rows: list[tuple]) -> pd.DataFrame:
@@ -69,24 +105,8 @@ BTC_JAN = [
     ("bitcoin", date(2024, 1, 4), 95.0, 950.0, None),
 ]
 
-
-# --- schema and transactions -------------------------------------------------------------
-
-
-def test_schema_created_on_first_write(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "dir" / "ecoin.duckdb"
-    db = Database(path)
-    assert not path.exists()
-    with db.write():
-        pass
-    assert path.exists()
-    tables = {r[0] for r in db.query("SELECT table_name FROM information_schema.tables")}
-    assert tables == set(TABLES)
-    columns = db.query(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_name = 'prices' ORDER BY ordinal_position"
-    )
-    assert columns == [
+PRICES_COLUMNS = {
+    "duckdb": [
         ("coin_id", "VARCHAR", "NO"),
         ("date", "DATE", "NO"),
         ("price_usd", "DOUBLE", "NO"),
@@ -94,31 +114,111 @@ def test_schema_created_on_first_write(tmp_path: Path) -> None:
         ("volume_usd", "DOUBLE", "YES"),
         ("source", "VARCHAR", "NO"),
         ("ingested_at", "TIMESTAMP", "NO"),
-    ]
-    # Tables start empty, and applying the schema again (every write does) changes nothing.
+    ],
+    "postgres": [
+        ("coin_id", "character varying", "NO"),
+        ("date", "date", "NO"),
+        ("price_usd", "double precision", "NO"),
+        ("market_cap_usd", "double precision", "YES"),
+        ("volume_usd", "double precision", "YES"),
+        ("source", "character varying", "NO"),
+        ("ingested_at", "timestamp without time zone", "NO"),
+    ],
+}
+COLUMNS_SQL = (
+    "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+    "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+)
+
+
+# --- schema and transactions -------------------------------------------------------------
+
+
+def test_schema_created_on_first_write(db_target: str | Path, db: Database) -> None:
+    assert not db.exists()
     with db.write():
+        pass
+    assert db.exists()
+    tables = {
+        r[0]
+        for r in db.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    }
+    assert tables == set(TABLES)
+    columns = [r[1:] for r in db.query(COLUMNS_SQL) if r[0] == "prices"]
+    assert columns == PRICES_COLUMNS[db.dialect]
+    # Tables start empty, and applying the schema again (every write does) changes nothing.
+    with Database(db_target).write():
         pass
     for table in TABLES:
         assert db.query(f"SELECT count(*) FROM {table}") == [(0,)]
 
 
-def test_read_on_missing_file_creates_database_with_schema(db: Database) -> None:
-    assert not db.path.exists()
+def test_duckdb_file_and_folders_created_on_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "ecoin.duckdb"
+    db = Database(path)
+    assert not path.exists()
+    assert not db.exists()
+    with db.write():
+        pass
+    assert path.exists()
+    assert db.exists()
+
+
+def test_one_definition_gives_the_same_tables_on_both_backends(
+    duckdb_db: Database, pg_db: Database
+) -> None:
+    for db in (duckdb_db, pg_db):
+        with db.write():
+            pass
+    duck = duckdb_db.query(COLUMNS_SQL)
+    pg = pg_db.query(COLUMNS_SQL)
+    # Same tables, columns, order and nullability; the type names are each dialect's own.
+    assert [(t, c, null) for t, c, _, null in duck] == [(t, c, null) for t, c, _, null in pg]
+    same_type = {
+        "VARCHAR": "character varying",
+        "DATE": "date",
+        "DOUBLE": "double precision",
+        "TIMESTAMP": "timestamp without time zone",
+        "INTEGER": "integer",
+        "BIGINT": "bigint",
+        "BOOLEAN": "boolean",
+        "JSON": "json",
+        "VARCHAR[]": "ARRAY",
+    }
+    assert [same_type[d[2]] for d in duck] == [p[2] for p in pg]
+
+
+def test_render_maps_only_type_names() -> None:
+    ddl = TABLES["forecasts"]
+    assert render(ddl, "duckdb") == ddl
+    pg = render(ddl, "postgres")
+    assert "yhat DOUBLE PRECISION NOT NULL" in pg
+    assert "interval DOUBLE PRECISION NOT NULL" in pg
+    assert render(pg, "postgres") == pg
+    assert pg.replace(" PRECISION", "") == ddl
+    with pytest.raises(ValueError, match="unknown SQL dialect"):
+        render(ddl, "oracle")
+
+
+def test_read_on_a_new_database_creates_the_schema(db: Database) -> None:
+    assert not db.exists()
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM prices").fetchall() == [(0,)]
-    assert db.path.exists()
+    assert db.exists()
 
 
 def test_read_connection_is_read_only(db: Database) -> None:
     upsert(db, BTC_JAN)
-    with db.read() as con, pytest.raises(duckdb.Error):
+    with db.read() as con, pytest.raises(READ_ONLY[db.dialect]):
         con.execute("DELETE FROM prices")
     assert len(prices_of(db)) == 4
 
 
 def test_primary_key_on_coin_and_date(db: Database) -> None:
     upsert(db, BTC_JAN)
-    with pytest.raises(duckdb.ConstraintException), db.write() as con:
+    with pytest.raises(DUPLICATE_KEY[db.dialect]), db.write() as con:
         con.execute(
             "INSERT INTO prices VALUES ('bitcoin', DATE '2024-01-01', 1, NULL, NULL, 'x', ?)",
             [T2],
@@ -126,7 +226,7 @@ def test_primary_key_on_coin_and_date(db: Database) -> None:
     assert prices_of(db)[0][2] == 100.0
 
 
-def test_failing_write_rolls_back_completely(db: Database) -> None:
+def test_failing_write_rolls_back_completely(db_target: str | Path, db: Database) -> None:
     upsert(db, BTC_JAN, now=T1)
     with db.write() as con:
         store_answers(con, [_answer("bitcoin")])
@@ -155,10 +255,29 @@ def test_failing_write_rolls_back_completely(db: Database) -> None:
     # ... and after the error none of them is.
     after = (prices_of(db), ranges_of(db), db.query("SELECT * FROM raw_coingecko_answers"))
     assert after == before
-    # The file lock was released: the next write does not wait.
-    quick = Database(db.path, lock_timeout=1)
-    with quick.write() as con:
-        con.execute("SELECT 1")
+    # Nothing is left held (DuckDB: the file lock; PostgreSQL: the rows' locks): writing the
+    # same rows again does not wait.
+    quick = Database(db_target, lock_timeout=1)
+    started = time.monotonic()
+    upsert(quick, [("bitcoin", date(2024, 1, 1), 1.0, 1.0, 1.0)], now=T2)
+    assert time.monotonic() - started < 1
+
+
+def test_failing_statement_in_an_upsert_is_the_error_raised(db: Database) -> None:
+    upsert(db, BTC_JAN, now=T1)
+    not_null = {"duckdb": duckdb.ConstraintException, "postgres": psycopg2.errors.NotNullViolation}
+    # No clean-up statement after the failed one hides its error (the transaction is aborted).
+    with pytest.raises(not_null[db.dialect], match=r"(?i)null"), db.write() as con:
+        upsert_prices(con, frame([("bitcoin", date(2024, 1, 9), None, None, None)]), "t", now=T2)
+    assert [r[:5] for r in prices_of(db)] == BTC_JAN
+
+
+def test_upsert_rejects_two_rows_for_one_coin_and_day(db: Database) -> None:
+    # (DuckDB's ON CONFLICT would keep one of them, PostgreSQL's would fail: neither guesses.)
+    twice = [*BTC_JAN, ("bitcoin", date(2024, 1, 2), 111.0, None, None)]
+    with pytest.raises(ValueError, match="more than one row for bitcoin on 2024-01-02"):
+        upsert(db, twice)
+    assert prices_of(db) == []
 
 
 def test_failing_write_keeps_a_new_database_empty(db: Database) -> None:
@@ -435,7 +554,9 @@ def test_store_answers_appends_and_empty_is_zero(db: Database) -> None:
     assert db.query("SELECT count(*) FROM raw_coingecko_answers") == [(2,)]
 
 
-# --- other processes -----------------------------------------------------------------------
+# --- DuckDB: the file and its single writer ---------------------------------------------
+# DuckDB-only: PostgreSQL has no file, its readers never wait for writers and its writers
+# only wait for each other on the same rows (tested in the PostgreSQL section below).
 
 _HOLDER = """
 import sys, time
@@ -501,7 +622,8 @@ def _create(db: Database) -> None:
 
 
 @pytest.mark.slow
-def test_read_waits_for_a_writer_in_another_process(db: Database) -> None:
+def test_read_waits_for_a_writer_in_another_process(duckdb_db: Database) -> None:
+    db = duckdb_db
     _create(db)
     with writer_in_other_process(db.path, "1.0"):
         started = time.monotonic()
@@ -518,7 +640,8 @@ def test_read_waits_for_a_writer_in_another_process(db: Database) -> None:
 
 
 @pytest.mark.slow
-def test_second_writer_queues_on_the_file_lock(db: Database) -> None:
+def test_second_writer_queues_on_the_file_lock(duckdb_db: Database) -> None:
+    db = duckdb_db
     _create(db)
     with writer_in_other_process(db.path, "1.0"):
         started = time.monotonic()
@@ -536,7 +659,8 @@ def test_second_writer_queues_on_the_file_lock(db: Database) -> None:
 
 
 @pytest.mark.slow
-def test_busy_bounds_give_user_errors_not_lock_errors(db: Database) -> None:
+def test_busy_bounds_give_user_errors_not_lock_errors(duckdb_db: Database) -> None:
+    db = duckdb_db
     _create(db)
     impatient = Database(db.path, lock_timeout=0.2, open_timeout=0.2)
     with writer_in_other_process(db.path, "stdin"):
@@ -561,3 +685,259 @@ def test_other_open_errors_are_not_retried(tmp_path: Path) -> None:
     with pytest.raises(duckdb.Error), db.read():
         pass
     assert time.monotonic() - started < 10
+
+
+# --- the connection API callers use, on both backends ------------------------------------
+
+
+def test_placeholders_outside_literals_and_percent_signs(db: Database) -> None:
+    with db.read() as con:
+        row = con.execute(
+            "SELECT '?' AS q, 'it''s 100% ?' AS s, ? AS a, ? || '%' AS b -- a ? in a comment\n",
+            ["x", "50"],
+        ).fetchone()
+        assert row == ("?", "it's 100% ?", "x", "50%")
+        assert con.execute("SELECT 7 % 3, $n + 1", {"n": 41}).fetchall() == [(1, 42)]
+        assert con.execute("SELECT $2, $1", [1, 2]).fetchall() == [(2, 1)]
+
+
+def test_statements_without_rows_answer_their_row_count(db: Database) -> None:
+    upsert(db, BTC_JAN)
+    with db.write() as con:
+        assert con.execute(
+            "UPDATE prices SET source = 'x' WHERE price_usd > ?", [99]
+        ).fetchall() == [(2,)]
+        assert con.execute("DELETE FROM prices WHERE coin_id = 'none'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM prices WHERE source = 'x'").fetchone() == (2,)
+
+
+def test_results_have_duckdb_types(db: Database) -> None:
+    upsert(db, BTC_JAN)
+    sql = (
+        "SELECT coin_id, count(*) AS n, sum(price_usd) AS total, avg(price_usd) AS mean, "
+        "min(date) AS first, max(ingested_at) AS last FROM prices GROUP BY coin_id"
+    )
+    assert db.query(sql) == [("bitcoin", 4, 395.0, 98.75, date(2024, 1, 1), T1)]
+    df = db.query_df(sql)
+    assert list(df.columns) == ["coin_id", "n", "total", "mean", "first", "last"]
+    assert df.iloc[0].tolist() == ["bitcoin", 4, 395.0, 98.75, pd.Timestamp(2024, 1, 1), T1]
+    assert pd.api.types.is_datetime64_dtype(df["first"])
+    assert pd.api.types.is_datetime64_dtype(df["last"])
+    empty = db.query_df("SELECT coin_id, date FROM prices WHERE coin_id = ?", ["none"])
+    assert list(empty.columns) == ["coin_id", "date"]
+    assert empty.empty
+
+
+def test_registered_frame_round_trips_every_column_type(db: Database) -> None:
+    source = pd.DataFrame(
+        {
+            "i": np.array([1, 2, 3], dtype="int64"),
+            "f": [1.5, np.nan, -2.0],
+            "b": [True, False, True],
+            "s": ["a", None, "c'%?"],
+            "d": [date(2024, 1, 1), None, date(2024, 2, 29)],
+            "t": pd.to_datetime(
+                [datetime(2024, 1, 1, 10), None, datetime(2024, 3, 1, 0, 0, 1, 500000)]
+            ),
+            "nothing": [None, None, None],
+            "tokens": [["a", "b"], [], ["c"]],
+        }
+    )
+    with db.write() as con:
+        con.register("frame_in", source)
+        rows = con.execute("SELECT * FROM frame_in ORDER BY i").fetchall()
+        con.unregister("frame_in")
+        # Registering a name again replaces the frame.
+        con.register("frame_in", source.head(1))
+        assert con.execute("SELECT count(*) FROM frame_in").fetchone() == (1,)
+    assert [r[:7] for r in rows] == [
+        (1, 1.5, True, "a", date(2024, 1, 1), datetime(2024, 1, 1, 10), None),
+        (2, None, False, None, None, None, None),
+        (3, -2.0, True, "c'%?", date(2024, 2, 29), datetime(2024, 3, 1, 0, 0, 1, 500000), None),
+    ]
+    assert [list(r[7]) for r in rows] == [["a", "b"], [], ["c"]]
+
+
+def test_executemany(db: Database) -> None:
+    with db.write() as con:
+        con.executemany(
+            "INSERT INTO post_topics VALUES (?, ?)",
+            [(1, "bitcoin"), (2, "ethereum"), (3, "bitcoin")],
+        )
+        (n,) = con.execute(
+            "SELECT count(*) FROM post_topics WHERE topic = ? AND post_id >= ?", ["bitcoin", 1]
+        ).fetchone()
+    assert n == 2
+    assert db.query("SELECT post_id FROM post_topics ORDER BY 1") == [(1,), (2,), (3,)]
+
+
+# --- PostgreSQL: concurrent writers, snapshots, connection errors ------------------------
+
+
+def test_postgres_writers_of_different_rows_run_at_the_same_time(pg_db: Database) -> None:
+    upsert(pg_db, BTC_JAN)
+    inside = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+
+    def write(coin: str) -> None:
+        try:
+            with pg_db.write() as con:
+                upsert_prices(con, frame([(coin, date(2024, 1, 1), 1.0, None, None)]), "t")
+                inside.wait()  # both transactions are open at once: no writer lock
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(c,)) for c in ("ethereum", "solana")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert {r[0] for r in prices_of(pg_db)} == {"bitcoin", "ethereum", "solana"}
+
+
+def test_postgres_writer_of_the_same_rows_waits_then_gives_a_user_error(
+    postgres_database_url: str, pg_db: Database
+) -> None:
+    upsert(pg_db, BTC_JAN)
+    impatient = Database(postgres_database_url, lock_timeout=0.3)
+    with pg_db.write() as con:
+        upsert_prices(con, frame([("bitcoin", date(2024, 1, 1), 1.0, None, None)]), "a", now=T2)
+        started = time.monotonic()
+        with (
+            pytest.raises(UserError, match=r"writing the same rows .* for over 0 s"),
+            impatient.write() as other,
+        ):
+            upsert_prices(other, frame(BTC_JAN[:1]), "b", now=T3)
+        assert 0.25 < time.monotonic() - started < 5
+        # Other rows are not blocked.
+        with impatient.write() as other:
+            upsert_prices(other, frame([("solana", date(2024, 1, 1), 1.0, None, None)]), "b")
+    assert prices_of(pg_db)[0][2] == 1.0
+
+
+def test_postgres_read_sees_one_snapshot(pg_db: Database) -> None:
+    upsert(pg_db, BTC_JAN)
+    with pg_db.read() as con:
+        assert con.execute("SELECT count(*) FROM prices").fetchone() == (4,)
+        upsert(pg_db, [("solana", date(2024, 1, 1), 1.0, None, None)])  # commits meanwhile
+        assert con.execute("SELECT count(*) FROM prices").fetchone() == (4,)
+    assert len(prices_of(pg_db)) == 5
+
+
+def test_postgres_account_that_may_only_read(postgres_database_url: str, pg_db: Database) -> None:
+    upsert(pg_db, BTC_JAN)
+    with pg_db.write() as con:
+        con.execute("CREATE ROLE reader LOGIN PASSWORD 'r3ad'")
+        con.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader")
+        con.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    parts = urlsplit(postgres_database_url)
+    reader = Database(parts._replace(netloc=f"reader:r3ad@{parts.hostname}:{parts.port}").geturl())
+    try:
+        # The schema exists, so nothing is created: reading needs no other right.
+        assert reader.exists()
+        assert [r[:5] for r in prices_of(reader)] == BTC_JAN
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege), reader.write() as con:
+            con.execute("DELETE FROM prices")
+    finally:
+        with pg_db.write() as con:
+            con.execute("DROP OWNED BY reader")
+            con.execute("DROP ROLE reader")
+
+
+def test_postgres_bad_password_fails_at_once_without_showing_it(postgres_database_url: str) -> None:
+    url = postgres_database_url.replace("@", "x@", 1)  # a wrong password
+    secret = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    db = Database(url, open_timeout=30)
+    assert secret not in repr(db)
+    assert secret not in db.label
+    started = time.monotonic()
+    with pytest.raises(UserError, match="password authentication failed") as failure, db.read():
+        pass
+    assert time.monotonic() - started < 5
+    assert secret not in str(failure.value)
+    assert ":***@127.0.0.1" in str(failure.value)
+    assert not db.exists()
+
+
+def test_postgres_unreachable_server_is_retried_within_the_bound() -> None:
+    with socket_on_free_port() as port:
+        pass  # the port is free again: nothing listens there
+    db = Database(f"postgresql://u:pw@127.0.0.1:{port}/ecoin", open_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(UserError, match=r"cannot connect to the database postgresql://u:\*\*\*@"):
+        db.query("SELECT 1")
+    assert 0.3 < time.monotonic() - started < 5
+
+
+@contextmanager
+def socket_on_free_port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+# --- configuration: one switch -----------------------------------------------------------
+
+
+def test_translate_leaves_literals_names_and_comments_alone() -> None:
+    assert translate("SELECT ? FROM t WHERE a = ?") == ("SELECT %s FROM t WHERE a = %s", "qmark")
+    assert translate("""SELECT '?', E'\\'?', "a?", $$?$$, $x$?$x$ /* ? */ -- ?""") == (
+        """SELECT '?', E'\\'?', "a?", $$?$$, $x$?$x$ /* ? */ -- ?""",
+        "none",
+    )
+    assert translate("SELECT 5 % 2, '%'") == ("SELECT 5 %% 2, '%%'", "none")
+    assert translate("SELECT $name::INT") == ("SELECT %(name)s::INT", "named")
+    assert translate("SELECT $2, $1") == ("SELECT %(2)s, %(1)s", "numeric")
+    with pytest.raises(ValueError, match="mixed placeholder styles"):
+        translate("SELECT ?, $name")
+
+
+def test_mask_url_hides_passwords() -> None:
+    assert mask_url("postgresql://ecoin:s3cr%40t@db:5432/ecoin?sslmode=require") == (
+        "postgresql://ecoin:***@db:5432/ecoin?sslmode=require"
+    )
+    assert mask_url("postgresql://db/ecoin?user=u&password=s3cret") == (
+        "postgresql://db/ecoin?user=u&password=***"
+    )
+    assert mask_url("postgresql://ecoin@db/ecoin") == "postgresql://ecoin@db/ecoin"
+
+
+def test_database_url_setting_switches_the_backend(tmp_path: Path) -> None:
+    url = "postgresql://ecoin:s3cret@db.example:5432/ecoin"
+    settings = load_settings({"ECOIN_HOME": str(tmp_path), "ECOIN_DATABASE_URL": url})
+    assert settings.database_url == url
+    assert "s3cret" not in repr(settings)
+    db = Database.from_settings(settings)
+    assert (db.dialect, db.path, db.label) == (
+        "postgres",
+        None,
+        "postgresql://ecoin:***@db.example:5432/ecoin",
+    )
+    assert "s3cret" not in repr(db)
+
+    duck = Database.from_settings(load_settings({"ECOIN_HOME": str(tmp_path)}))
+    assert (duck.dialect, duck.path) == ("duckdb", tmp_path / "ecoin.duckdb")
+    with pytest.raises(UserError, match="ECOIN_DATABASE_URL must be a PostgreSQL URL"):
+        load_settings({"ECOIN_DATABASE_URL": "mysql://u:p@h/db"})
+
+
+def test_store_resource_follows_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOIN_HOME", str(tmp_path))
+    monkeypatch.delenv("ECOIN_DATABASE_URL", raising=False)
+    assert EcoinStore().database().path == tmp_path / "ecoin.duckdb"
+    monkeypatch.setenv("ECOIN_DATABASE_URL", "postgres://u:pw@h/db")
+    assert EcoinStore().database().dialect == "postgres"
+    assert EcoinStore(path=str(tmp_path / "x.duckdb")).database().path == tmp_path / "x.duckdb"
+
+
+def test_same_store_code_on_postgres_through_the_environment(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ECOIN_DATABASE_URL", postgres_database_url)
+    db = EcoinStore().database()
+    upsert(db, BTC_JAN)
+    assert db.dialect == "postgres"
+    assert [r[:5] for r in prices_of(Database(postgres_database_url))] == BTC_JAN

@@ -83,7 +83,7 @@ class Forecast:
         settings = load_settings()
         stored = self.bundle  # the resolved stored model
         models = load_bundle(Path(stored.path), stored.info.metadata["models"])
-        self.server = ForecastServer(models, Database(settings.db_path, open_timeout=3))
+        self.server = ForecastServer(models, Database.from_settings(settings, open_timeout=3))
         self.server.warm()
         gc.freeze()  # keep the loaded model out of garbage collection passes (latency)
 

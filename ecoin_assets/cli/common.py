@@ -29,7 +29,7 @@ def settings() -> Settings:
 
 
 def database() -> Database:
-    return Database(settings().db_path)
+    return Database.from_settings(settings())
 
 
 def interactive() -> bool:

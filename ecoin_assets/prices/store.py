@@ -3,6 +3,7 @@
 Every write is an upsert keyed by (coin_id, date) that touches a row only when its values
 change, so writing the same data twice leaves the table exactly as it was. The monthly
 min/max table is recomputed for the months a write touched, in the same transaction.
+The SQL here runs unchanged on DuckDB and PostgreSQL (ecoin_assets/storage).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
+from ecoin_assets.storage import Connection
 
 PRICE_COLUMNS = ["coin_id", "date", "price_usd", "market_cap_usd", "volume_usd"]
+VALUE_COLUMNS = ["price_usd", "market_cap_usd", "volume_usd"]
 
 
 @dataclass
@@ -47,7 +49,7 @@ def points_frame(points: Iterable[DailyPoint]) -> pd.DataFrame:
 
 
 def upsert_prices(
-    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, source: str, now: datetime | None = None
+    con: Connection, frame: pd.DataFrame, source: str, now: datetime | None = None
 ) -> WriteSummary:
     """Upsert rows with `PRICE_COLUMNS`; return what changed, per coin."""
     summary = WriteSummary()
@@ -56,36 +58,42 @@ def upsert_prices(
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     incoming = frame[PRICE_COLUMNS].copy()
     incoming["date"] = pd.to_datetime(incoming["date"]).dt.date
+    # numbers as float64 (a column of only None would otherwise have no type; NaN is NULL)
+    incoming[VALUE_COLUMNS] = incoming[VALUE_COLUMNS].astype("float64")
     incoming["source"] = source
+    duplicated = incoming.duplicated(["coin_id", "date"])
+    if duplicated.any():
+        coin, day = incoming.loc[duplicated, ["coin_id", "date"]].iloc[0]
+        raise ValueError(f"more than one row for {coin} on {day}: give one row per coin and day")
+    # Unregistered after success only: after a failed statement the transaction is aborted,
+    # so a clean-up statement would fail too and hide the error (the view goes with it anyway).
     con.register("incoming_prices", incoming)
-    try:
-        existing = dict(
-            con.execute("""
-            SELECT i.coin_id, count(*) FROM incoming_prices i
-            JOIN prices p USING (coin_id, date) GROUP BY i.coin_id
-        """).fetchall()
-        )
-        changed = con.execute(
-            """
-            INSERT INTO prices
-            SELECT coin_id, CAST(date AS DATE), price_usd, market_cap_usd, volume_usd, source, ?
-            FROM incoming_prices
-            ON CONFLICT (coin_id, date) DO UPDATE SET
-                price_usd = excluded.price_usd,
-                market_cap_usd = excluded.market_cap_usd,
-                volume_usd = excluded.volume_usd,
-                source = excluded.source,
-                ingested_at = excluded.ingested_at
-            WHERE prices.price_usd IS DISTINCT FROM excluded.price_usd
-               OR prices.market_cap_usd IS DISTINCT FROM excluded.market_cap_usd
-               OR prices.volume_usd IS DISTINCT FROM excluded.volume_usd
-               OR prices.source IS DISTINCT FROM excluded.source
-            RETURNING coin_id, date
-        """,
-            [now],
-        ).fetchall()
-    finally:
-        con.unregister("incoming_prices")
+    existing = dict(
+        con.execute("""
+        SELECT i.coin_id, count(*) FROM incoming_prices i
+        JOIN prices p USING (coin_id, date) GROUP BY i.coin_id
+    """).fetchall()
+    )
+    changed = con.execute(
+        """
+        INSERT INTO prices
+        SELECT coin_id, CAST(date AS DATE), price_usd, market_cap_usd, volume_usd, source, ?
+        FROM incoming_prices
+        ON CONFLICT (coin_id, date) DO UPDATE SET
+            price_usd = excluded.price_usd,
+            market_cap_usd = excluded.market_cap_usd,
+            volume_usd = excluded.volume_usd,
+            source = excluded.source,
+            ingested_at = excluded.ingested_at
+        WHERE prices.price_usd IS DISTINCT FROM excluded.price_usd
+           OR prices.market_cap_usd IS DISTINCT FROM excluded.market_cap_usd
+           OR prices.volume_usd IS DISTINCT FROM excluded.volume_usd
+           OR prices.source IS DISTINCT FROM excluded.source
+        RETURNING coin_id, date
+    """,
+        [now],
+    ).fetchall()
+    con.unregister("incoming_prices")
     changed_by_coin: dict[str, int] = {}
     for coin, _ in changed:
         changed_by_coin[coin] = changed_by_coin.get(coin, 0) + 1
@@ -114,30 +122,45 @@ def upsert_prices(
     return summary
 
 
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
 def refresh_monthly_range(
-    con: duckdb.DuckDBPyConnection, coin_id: str, first_month: date, last_month: date, now: datetime
+    con: Connection, coin_id: str, first_month: date, last_month: date, now: datetime
 ) -> None:
     """Recompute `price_monthly_range` for one coin's months in [first_month, last_month]."""
     con.execute(
         "DELETE FROM price_monthly_range WHERE coin_id = ? AND month BETWEEN ? AND ?",
         [coin_id, first_month, last_month],
     )
+    # The dates of the extremes: the first day at the month's lowest / highest price.
     con.execute(
         """
         INSERT INTO price_monthly_range
-        SELECT coin_id, date_trunc('month', date)::DATE AS month,
-               min(price_usd), first(date ORDER BY price_usd, date),
-               max(price_usd), first(date ORDER BY price_usd DESC, date),
+        SELECT coin_id, month,
+               min(price_usd), min(CASE WHEN low_rank = 1 THEN date END),
+               max(price_usd), min(CASE WHEN high_rank = 1 THEN date END),
                count(*), ?
-        FROM prices
-        WHERE coin_id = ? AND date_trunc('month', date)::DATE BETWEEN ? AND ?
-        GROUP BY ALL
+        FROM (
+            SELECT coin_id, month, date, price_usd,
+                   row_number() OVER (PARTITION BY month ORDER BY price_usd, date) AS low_rank,
+                   row_number() OVER (PARTITION BY month ORDER BY price_usd DESC, date)
+                       AS high_rank
+            FROM (
+                SELECT coin_id, date, price_usd,
+                       CAST(date_trunc('month', CAST(date AS TIMESTAMP)) AS DATE) AS month
+                FROM prices
+                WHERE coin_id = ? AND date >= ? AND date < ?
+            ) AS days
+        ) AS ranked
+        GROUP BY coin_id, month
     """,
-        [now, coin_id, first_month, last_month],
+        [now, coin_id, first_month, _next_month(last_month)],
     )
 
 
-def store_answers(con: duckdb.DuckDBPyConnection, answers: Sequence[ApiAnswer]) -> int:
+def store_answers(con: Connection, answers: Sequence[ApiAnswer]) -> int:
     """Append API answers, as received, to `raw_coingecko_answers`."""
     rows = [
         (

@@ -122,7 +122,7 @@ class ForecastServer:
             return cached
 
     def _read(self, sql: str, params: list):
-        if not self.db.path.exists():
+        if not self.db.exists():
             raise NotReadyError(f"the database {self.db.path} does not exist yet")
         try:
             return self.db.query_df(sql, params)

@@ -1,7 +1,12 @@
-"""DuckDB access that follows DESIGN.md's single-writer rules.
+"""The one storage resource: a DuckDB file (the default) or a PostgreSQL database.
 
-DuckDB allows one read-write process at a time, and while it holds the file no other process
-can open it, not even read-only. So:
+`Database(target)` takes a path (DuckDB) or a `postgresql://` URL (PostgreSQL, see
+postgres.py); `Database.from_settings` picks the one `ECOIN_DATABASE_URL` / `ECOIN_HOME` name.
+Both offer the same API: `write()` (one transaction, committed on success, rolled back on any
+error), `read()` (read-only), `query`, `query_df` and `exists()`.
+
+DuckDB follows DESIGN.md's single-writer rules. DuckDB allows one read-write process at a
+time, and while it holds the file no other process can open it, not even read-only. So:
 
 - writes take a cross-process file lock (`<db>.lock`), open the file, run one transaction and
   close it at once; writers queue on the lock instead of failing;
@@ -11,16 +16,24 @@ can open it, not even read-only. So:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+import pandas as pd
 from filelock import FileLock, Timeout
 
 from ecoin_assets.errors import UserError
+from ecoin_assets.storage.connection import Connection
+from ecoin_assets.storage.postgres import PostgresBackend, is_postgres_url
 from ecoin_assets.storage.schema import apply_schema
+
+if TYPE_CHECKING:
+    from ecoin_assets.config import Settings
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -28,11 +41,14 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "lock" in text and ("could not set" in text or "conflicting" in text)
 
 
-class Database:
-    def __init__(
-        self, path: str | Path, *, lock_timeout: float = 300.0, open_timeout: float = 60.0
-    ):
-        self.path = Path(path)
+class DuckDBBackend:
+    """A DuckDB file, written by one process at a time (see the module docstring)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: Path, *, lock_timeout: float = 300.0, open_timeout: float = 60.0):
+        self.path = path
+        self.label = str(path)
         self.lock_timeout = lock_timeout
         self.open_timeout = open_timeout
         self._lock = FileLock(str(self.path) + ".lock")
@@ -93,10 +109,74 @@ class Database:
         finally:
             con.close()
 
-    def query(self, sql: str, params: list | tuple | None = None) -> list[tuple]:
+    def exists(self) -> bool:
+        return self.path.exists()
+
+
+class Database:
+    """The storage resource every module uses: DuckDB file or PostgreSQL, by `target`.
+
+    `lock_timeout`: how long a write waits for another writer (DuckDB: the file lock;
+    PostgreSQL: a row another transaction is writing). `open_timeout`: how long opening retries
+    while the file is busy (DuckDB) or the server is unreachable (PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        lock_timeout: float = 300.0,
+        open_timeout: float = 60.0,
+    ):
+        self.backend: DuckDBBackend | PostgresBackend
+        if is_postgres_url(target):
+            self.backend = PostgresBackend(
+                str(target), lock_timeout=lock_timeout, open_timeout=open_timeout
+            )
+        else:
+            self.backend = DuckDBBackend(
+                Path(target), lock_timeout=lock_timeout, open_timeout=open_timeout
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **timeouts: float) -> Database:
+        """`settings.database_url` when set, else the DuckDB file `settings.db_path`."""
+        return cls(settings.database_url or settings.db_path, **timeouts)
+
+    @property
+    def dialect(self) -> str:
+        """`duckdb` or `postgres`: which SQL the connections speak."""
+        return self.backend.dialect
+
+    @property
+    def path(self) -> Path | None:
+        """The DuckDB file; None on PostgreSQL."""
+        return self.backend.path if isinstance(self.backend, DuckDBBackend) else None
+
+    @property
+    def label(self) -> str:
+        """Where the data lives, for messages: the path, or the URL with its password masked."""
+        return self.backend.label
+
+    def __repr__(self) -> str:
+        return f"Database({self.label!r})"
+
+    def exists(self) -> bool:
+        """Whether there is a database yet (the DuckDB file; PostgreSQL's tables)."""
+        return self.backend.exists()
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """One transaction: committed on success, rolled back on any error."""
+        return self.backend.write()
+
+    def read(self) -> AbstractContextManager[Connection]:
+        """A short-lived read-only connection (the database and schema are created if missing)."""
+        return self.backend.read()
+
+    def query(self, sql: str, params: list | tuple | dict | None = None) -> list[tuple]:
         with self.read() as con:
             return con.execute(sql, params or []).fetchall()
 
-    def query_df(self, sql: str, params: list | tuple | None = None):
+    def query_df(self, sql: str, params: list | tuple | dict | None = None) -> pd.DataFrame:
         with self.read() as con:
             return con.execute(sql, params or []).df()

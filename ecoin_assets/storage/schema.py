@@ -1,8 +1,15 @@
-"""DuckDB tables. Every statement is idempotent; `apply_schema` runs before each write."""
+"""The tables, one definition each, in DuckDB's SQL; `render` adapts a statement to PostgreSQL.
+
+Every statement is idempotent (`CREATE TABLE IF NOT EXISTS`); on DuckDB `apply_schema` runs
+before each write, on PostgreSQL when a table is missing (ecoin_assets/storage/postgres.py).
+Write type names in upper case and column names in lower case: `render` maps type names.
+"""
 
 from __future__ import annotations
 
-import duckdb
+import re
+
+from ecoin_assets.storage.connection import Connection
 
 TABLES: dict[str, str] = {
     # The stable, user-facing table (DESIGN.md): the CoinGecko point at 00:00 UTC of `date`.
@@ -16,6 +23,19 @@ TABLES: dict[str, str] = {
             source VARCHAR NOT NULL,
             ingested_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, date)
+        )""",
+    # CoinGecko's intraday points, one per coin and UTC hour, observed at `ts`.
+    "prices_hourly": """
+        CREATE TABLE IF NOT EXISTS prices_hourly (
+            coin_id VARCHAR NOT NULL,
+            hour TIMESTAMP NOT NULL,
+            ts TIMESTAMP NOT NULL,
+            price_usd DOUBLE NOT NULL,
+            market_cap_usd DOUBLE,
+            volume_usd DOUBLE,
+            source VARCHAR NOT NULL,
+            ingested_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, hour)
         )""",
     # Every CoinGecko answer as received, with the request it answered (never a secret).
     "raw_coingecko_answers": """
@@ -234,6 +254,28 @@ TABLES: dict[str, str] = {
 }
 
 
-def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    for ddl in TABLES.values():
+DIALECTS = ("duckdb", "postgres")
+#: DuckDB type names that PostgreSQL spells differently (VARCHAR, VARCHAR[], INTEGER, BIGINT,
+#: BOOLEAN, DATE, TIMESTAMP and JSON mean the same in both; JSON keeps the text as given)
+_POSTGRES_TYPES = {"DOUBLE": "DOUBLE PRECISION"}
+_POSTGRES_TYPE_WORDS = re.compile(r"\b(" + "|".join(_POSTGRES_TYPES) + r")\b(?! PRECISION)")
+
+
+def render(ddl: str, dialect: str = "duckdb") -> str:
+    """A statement of TABLES in `dialect`'s SQL."""
+    if dialect == "duckdb":
+        return ddl
+    if dialect == "postgres":
+        return _POSTGRES_TYPE_WORDS.sub(lambda m: _POSTGRES_TYPES[m.group(1)], ddl)
+    raise ValueError(f"unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)}")
+
+
+def schema_statements(dialect: str = "duckdb") -> list[str]:
+    """Every CREATE TABLE statement, in `dialect`'s SQL."""
+    return [render(ddl, dialect) for ddl in TABLES.values()]
+
+
+def apply_schema(con: Connection, dialect: str = "duckdb") -> None:
+    """Create the tables that do not exist yet."""
+    for ddl in schema_statements(dialect):
         con.execute(ddl)
