@@ -47,6 +47,9 @@ def test_definitions_load():
         "daily_prices_schedule",
         "daily_analysis_schedule",
         "daily_forecast_schedule",
+        "hourly_correlation_schedule",
+        "daily_coin_report_schedule",
+        "daily_sentiment_report_schedule",
     }
     assert defs.resolve_job_def("forecast_job")
 

@@ -215,6 +215,7 @@ def test_the_correlation_asset_reports_each_coin(monkeypatch):
     result = dg.materialize([sentiment_price_correlation], resources={"store": EcoinStore()})
     assert result.success
     meta = result.asset_materializations_for_node("sentiment_price_correlation")[0].metadata
-    best = meta["best_lag_vs_returns"].value
-    assert set(best) == {"bitcoin", "ethereum"}
-    assert "no scored posts on topic 'bitcoin'" in best["bitcoin"]
+    for freq in ("hourly", "daily"):
+        best = meta[f"best_lag_vs_returns_{freq}"].value
+        assert set(best) == {"bitcoin", "ethereum"}
+        assert "no scored posts on topic 'bitcoin'" in best["bitcoin"]

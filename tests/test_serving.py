@@ -18,6 +18,9 @@ import pytest
 import requests
 from test_forecasting_model import HORIZON, SMALL  # a 5-epoch, 7-day model
 
+from ecoin_assets.analysis.correlation import correlation_stats
+from ecoin_assets.analysis.publish import publish
+from ecoin_assets.analysis.service import CORRELATION_COLUMNS
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting import registry as forecast_registry
@@ -76,7 +79,40 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     forecast_registry.register_bentoml(home)
     sentiment_registry.register_active(home)
+    _publish_analysis(home)
     return home
+
+
+def _publish_analysis(home: Path) -> None:
+    """A small published analysis: 48 hours of bitcoin sentiment beside its prices."""
+    hours = pd.date_range("2026-03-01", periods=48, freq="h")
+    sentiment = np.sin(np.arange(48) / 5)
+    aggregates = pd.DataFrame(
+        {
+            "topic": "bitcoin",
+            "freq": "hour",
+            "ts": hours,
+            "sentiment": sentiment,
+            "posts": 10,
+            "negative": 3,
+            "neutral": 4,
+            "positive": 3,
+        }
+    )
+    series = aggregates[["ts", "sentiment", "posts"]].assign(
+        coin_id="bitcoin", topic="bitcoin", freq="hour", price_usd=100 + np.arange(48.0)
+    )
+    series["return"] = np.log(series["price_usd"]).diff()
+    stats = correlation_stats(series).assign(
+        coin_id="bitcoin",
+        topic="bitcoin",
+        freq="hour",
+        window_start=hours[0],
+        window_end=hours[-1],
+        model_version="v1",
+        computed_at=hours[-1],
+    )
+    publish(home, aggregates, series, stats[CORRELATION_COLUMNS], "v1")
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +341,24 @@ def test_sentiment_service_answers_like_the_cli_and_batches_concurrent_requests(
         ("sentiment", "classify", {"text": "hello"}, 400, "missing"),
         ("sentiment", "classify", "not json", 400, "json_invalid"),
         ("sentiment", "classify", [1, 2], 400, "object"),
+        ("sentiment", "aggregates", {"topic": "nope"}, 404, "no topic 'nope'"),
+        ("sentiment", "aggregates", {"topic": "bitcoin", "freq": "week"}, 400, "'hour'"),
+        (
+            "sentiment",
+            "aggregates",
+            {"topic": "bitcoin", "start": "2026-03-02", "end": "2026-03-01"},
+            400,
+            "is empty",
+        ),
+        ("sentiment", "aggregates", {"topic": "bitcoin", "start": "yesterday"}, 400, "datetime"),
+        ("sentiment", "series", {"coin": "ethereum", "topic": "bitcoin"}, 404, "no series"),
+        (
+            "sentiment",
+            "correlation",
+            {"coin": "bitcoin", "topic": "bitcoin", "freq": "day"},
+            404,
+            "correlation of bitcoin",
+        ),
     ],
 )
 def test_bad_input_is_a_4xx_with_a_json_reason(services, service, path, body, status, needle):
@@ -312,6 +366,35 @@ def test_bad_input_is_a_4xx_with_a_json_reason(services, service, path, body, st
     assert response.status_code == status, response.text
     assert needle in json.dumps(response.json())
     assert "error" in response.json()
+
+
+@pytest.mark.slow
+def test_published_analysis_endpoints_filter_by_window(services):
+    url = services["sentiment"]
+    day = _post(
+        f"{url}/aggregates",
+        {"topic": "bitcoin", "start": "2026-03-02T00:00:00Z", "end": "2026-03-02T06:00:00+00:00"},
+    )
+    assert day.status_code == 200, day.text
+    body = day.json()
+    assert body["model_version"] == "v1" and body["freq"] == "hour"
+    assert [p["ts"] for p in body["points"]] == [f"2026-03-02T0{h}:00:00" for h in range(6)]
+    assert body["points"][0]["posts"] == 10
+    everything = _post(f"{url}/series", {"coin": "bitcoin", "topic": "bitcoin"}).json()
+    assert len(everything["points"]) == 48
+    assert everything["points"][0]["log_return"] is None
+    assert everything["points"][1]["price_usd"] == 101.0
+    assert everything["points"][1]["log_return"] == pytest.approx(math.log(101 / 100))
+    rows = _post(f"{url}/correlation", {"coin": "bitcoin", "topic": "bitcoin"}).json()["rows"]
+    assert len(rows) == 28
+    assert {(r["lag"], r["against"], r["method"]) for r in rows} >= {(0, "return", "pearson")}
+
+
+def test_no_published_analysis_is_not_ready(tmp_path):
+    from ecoin_assets.serving.analysis import PublishedAnalysis
+
+    with pytest.raises(NotReadyError, match="no analysis published yet"):
+        PublishedAnalysis(tmp_path).aggregates("bitcoin", "hour", None, None)
 
 
 @pytest.mark.slow
@@ -329,7 +412,10 @@ def test_health_docs_and_metrics(services):
         for probe in ("livez", "readyz", "healthz"):
             assert requests.get(f"{url}/{probe}", timeout=10).status_code == 200
         schema = requests.get(f"{url}/docs.json", timeout=10).json()
-        routes = {"forecast": {"/forecast", "/coins"}, "sentiment": {"/classify", "/model"}}
+        routes = {
+            "forecast": {"/forecast", "/coins"},
+            "sentiment": {"/classify", "/model", "/aggregates", "/series", "/correlation"},
+        }
         assert routes[name] <= set(schema["paths"])
         assert "swagger" in requests.get(f"{url}/", timeout=10).text.lower()  # the docs UI
         assert "bentoml_service_request_total" in requests.get(f"{url}/metrics", timeout=10).text

@@ -1,4 +1,5 @@
-"""The sentiment service: `POST /classify` over the `ecoin-sentiment` model, batched.
+"""The sentiment service: `POST /classify` over the `ecoin-sentiment` model, batched, and the
+published analysis for other teams: `POST /aggregates`, `POST /series`, `POST /correlation`.
 
 Serve with `BENTOML_HOME=$ECOIN_HOME/bentoml bentoml serve bentos.sentiment.service:Sentiment`
 (or `ecoin serve sentiment`). Concurrent requests are merged by BentoML's adaptive batching
@@ -9,13 +10,19 @@ from __future__ import annotations
 
 import gc
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import bentoml
 from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
 
+from ecoin_assets.config import load_settings
+from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import BENTO_MODEL_NAME, Classifier
+from ecoin_assets.serving.analysis import PublishedAnalysis, UnknownSeriesError
+from ecoin_assets.serving.forecasts import NotReadyError
 from ecoin_assets.serving.http import JsonBodiesOnly
 from ecoin_assets.serving.launch import SERVICES
 
@@ -46,6 +53,82 @@ class ModelInfo(BaseModel):
     max_chars: int
 
 
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Freq = Annotated[Literal["hour", "day"], Field(description="Period of the series")]
+Start = Annotated[
+    datetime | None, Field(description="First period start, ISO 8601 (UTC when no offset)")
+]
+End = Annotated[datetime | None, Field(description="Periods before this instant (exclusive)")]
+
+
+class Published(BaseModel):
+    published_at: str = Field(description="When the pipeline published the analysis (UTC)")
+    model_version: str
+    freq: Literal["hour", "day"]
+
+
+class AggregatePoint(BaseModel):
+    ts: str
+    sentiment: float | None
+    posts: int
+    negative: int
+    neutral: int
+    positive: int
+
+
+class Aggregates(Published):
+    topic: str
+    points: list[AggregatePoint]
+
+
+class SeriesPoint(BaseModel):
+    ts: str
+    sentiment: float | None
+    posts: int | None
+    price_usd: float | None = Field(description="Price known at the period's end")
+    log_return: float | None = Field(description="Log change of the price from the period before")
+
+
+class Series(Published):
+    coin: str
+    topic: str
+    points: list[SeriesPoint]
+
+
+class CorrelationRow(BaseModel):
+    lag: int = Field(description="Sentiment of period t against price or return of t + lag")
+    against: Literal["price", "return"]
+    method: Literal["pearson", "spearman"]
+    r: float | None
+    p_value: float | None
+    n: int
+    window_start: str
+    window_end: str
+    computed_at: str
+
+
+class Correlation(Published):
+    coin: str
+    topic: str
+    rows: list[CorrelationRow]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _published(read):
+    """Run a snapshot read, turning its errors into 4xx/503 JSON answers."""
+    try:
+        return read()
+    except UnknownSeriesError as exc:
+        return _error(404, str(exc))
+    except UserError as exc:
+        return _error(400, str(exc))
+    except NotReadyError as exc:
+        return _error(503, str(exc))
+
+
 @bentoml.service(
     name="ecoin-sentiment",
     workers=WORKERS,
@@ -63,6 +146,7 @@ class Sentiment:
         self.metadata = dict(stored.info.metadata)
         self.classifier = Classifier.from_bento(Path(stored.path), threads=1)  # a core a worker
         self.classifier.classify(["warm up the encoder"])
+        self.analysis = PublishedAnalysis(load_settings().home)
         gc.freeze()  # keep the loaded model out of garbage collection passes (latency)
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=20_000)
@@ -88,6 +172,31 @@ class Sentiment:
             max_texts=MAX_TEXTS,
             max_chars=MAX_CHARS,
         )
+
+    @bentoml.api
+    def aggregates(
+        self, topic: Name, freq: Freq = "hour", start: Start = None, end: End = None
+    ) -> Aggregates:
+        """The topic's sentiment per hour or day (mean, posts, label counts), as published."""
+        return _published(lambda: Aggregates(**self.analysis.aggregates(topic, freq, start, end)))
+
+    @bentoml.api
+    def series(
+        self,
+        coin: Name,
+        topic: Name,
+        freq: Freq = "hour",
+        start: Start = None,
+        end: End = None,
+    ) -> Series:
+        """Sentiment per period beside the price known at its end and its log return."""
+        return _published(lambda: Series(**self.analysis.series(coin, topic, freq, start, end)))
+
+    @bentoml.api
+    def correlation(self, coin: Name, topic: Name, freq: Freq = "hour") -> Correlation:
+        """Pearson and Spearman correlation of the sentiment with price and returns, lags
+        -3..+3, with p-values and pairs, as published."""
+        return _published(lambda: Correlation(**self.analysis.correlation(coin, topic, freq)))
 
 
 Sentiment.add_asgi_middleware(JsonBodiesOnly)

@@ -1,13 +1,17 @@
 """Dagster assets of the analysis domain, one partition per coin."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pandas as pd
 
 from ecoin_assets.analysis import service
+from ecoin_assets.analysis.correlation import FREQUENCIES
+from ecoin_assets.analysis.publish import publish
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.assets import _md_table, _per_coin, coin_partitions, forecast_backtest
-from ecoin_assets.prices.assets import DUCKDB_POOL, prices
+from ecoin_assets.prices.assets import DUCKDB_POOL, prices, prices_hourly
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.sentiment.registry import active_version
@@ -61,37 +65,65 @@ analysis_coin_assets = [finance_features, model_comparison]
 
 
 @dg.asset(
-    deps=[post_sentiment, prices],
+    deps=[post_sentiment, prices, prices_hourly],
     pool=DUCKDB_POOL,
     group_name="analysis",
     kinds={"scipy", "duckdb"},
     description=(
-        "Daily Pearson and Spearman correlation (with p-values and pairs) of each coin's "
-        "topic sentiment, by the active model, with the coin's price and daily returns at lags "
-        "-3..+3 days, prices taken as of each day's end (`sentiment_price_correlation`)."
+        "Hourly and daily Pearson and Spearman correlation (with p-values and pairs) of each "
+        "coin's topic sentiment, by the active model, with the coin's price and returns at "
+        "lags -3..+3 periods, prices taken as of each period's end "
+        "(`sentiment_price_correlation`); published with the per-topic sentiment aggregates "
+        "and the aligned series to `published/analysis.duckdb` for the sentiment service."
     ),
 )
 def sentiment_price_correlation(store: EcoinStore) -> dg.MaterializeResult:
     settings = load_settings()
     version = active_version(settings.home)
     db = store.database()
-    best = {}
+    best: dict[str, dict[str, str]] = {freq: {} for freq in FREQUENCIES}
+    series = []
     for coin in settings.coins:
-        try:
-            _, stats = service.correlate(db, coin, coin, version, "day")
-        except UserError as exc:  # no posts or no prices for this coin yet
-            best[coin] = str(exc)
-            continue
-        returns = stats[(stats["against"] == "return") & (stats["method"] == "pearson")]
-        known = returns.dropna(subset=["r"])
-        if known.empty:
-            best[coin] = f"too few days with posts ({int(returns['n'].max())} pairs)"
-        else:
-            row = known.loc[known["r"].abs().idxmax()]
-            best[coin] = f"lag {int(row['lag']):+d}: r {row['r']:+.3f}, p {row['p_value']:.3g}"
+        for freq in FREQUENCIES:
+            try:
+                aligned, stats = service.correlate(db, coin, coin, version, freq)
+            except UserError as exc:  # no posts or no prices for this coin yet
+                best[freq][coin] = str(exc)
+                continue
+            series.append(aligned.assign(coin_id=coin, topic=coin, freq=freq))
+            best[freq][coin] = service.best_lag_text(stats, freq)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    aggregates = [
+        service.sentiment_periods(db, topic, version, freq, datetime(1970, 1, 1), now).assign(
+            topic=topic, freq=freq
+        )
+        for topic in settings.topics
+        for freq in FREQUENCIES
+    ]
+    path = publish(
+        settings.home,
+        pd.concat(aggregates, ignore_index=True),
+        pd.concat(series, ignore_index=True) if series else pd.DataFrame(),
+        db.query_df("SELECT * FROM sentiment_price_correlation"),
+        version,
+    )
     return dg.MaterializeResult(
-        metadata={"model_version": version, "best_lag_vs_returns": dg.MetadataValue.json(best)}
+        metadata={
+            "model_version": version,
+            "best_lag_vs_returns_hourly": dg.MetadataValue.json(best["hour"]),
+            "best_lag_vs_returns_daily": dg.MetadataValue.json(best["day"]),
+            "published": str(path),
+        }
     )
 
 
-correlation_job = dg.define_asset_job("correlation_job", selection=[sentiment_price_correlation])
+correlation_job = dg.define_asset_job(
+    "correlation_job", selection=[prices_hourly, sentiment_price_correlation]
+)
+correlation_schedule = dg.ScheduleDefinition(
+    name="hourly_correlation_schedule",
+    job=correlation_job,
+    cron_schedule="5 * * * *",
+    execution_timezone="UTC",
+    description="Refresh the hourly prices and the correlation, and publish the snapshot.",
+)

@@ -12,6 +12,7 @@ from ecoin_assets.analysis.linear import backtest_linear, scores
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.backtest import TEST_DAYS
 from ecoin_assets.forecasting.service import load_prices
+from ecoin_assets.prices.hourly import load_hourly
 from ecoin_assets.storage import Database
 
 COMPARISON_COLUMNS = [
@@ -98,13 +99,15 @@ def compare_models(db: Database, coin: str) -> pd.DataFrame:
 def sentiment_periods(
     db: Database, topic: str, version: str, freq: str, start: datetime, end: datetime
 ) -> pd.DataFrame:
-    """`ts` (period start), `sentiment` (mean over the period's posts, each post once) and
-    `posts` of one topic, by the given model version, for periods in [start, end)."""
+    """`ts` (period start), `sentiment` (mean over the period's posts, each post once),
+    `posts` and the `negative`, `neutral` and `positive` counts of one topic, by the given
+    model version, for periods in [start, end)."""
     minutes = {"hour": 60, "day": 1440}[freq]
     return db.query_df(
         """
         SELECT time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
-               sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts
+               sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts,
+               sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
         FROM topic_minute_sentiment
         WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?
         GROUP BY ALL ORDER BY ts
@@ -113,10 +116,24 @@ def sentiment_periods(
     )
 
 
-def price_points(db: Database, coin: str) -> pd.DataFrame:
-    """`ts`, `price_usd`: each stored daily price at the instant it stands for (00:00 UTC)."""
-    frame = load_prices(db, coin)
-    return pd.DataFrame({"ts": pd.to_datetime(frame["date"]), "price_usd": frame["price_usd"]})
+def price_points(db: Database, coin: str, freq: str = "day") -> pd.DataFrame:
+    """`ts`, `price_usd`: each stored daily price at the instant it stands for (00:00 UTC),
+    and for hourly work also the hourly observations (`prices_hourly`), oldest first."""
+    if freq != "hour":
+        frame = load_prices(db, coin)
+        return pd.DataFrame({"ts": pd.to_datetime(frame["date"]), "price_usd": frame["price_usd"]})
+    daily = db.query_df(
+        "SELECT CAST(date AS TIMESTAMP) AS ts, price_usd FROM prices WHERE coin_id = ?", [coin]
+    )
+    points = pd.concat([daily, load_hourly(db, coin)]).dropna(subset=["price_usd"])
+    if points.empty:
+        raise UserError(
+            f"no prices stored for {coin}: fetch them first, e.g. "
+            f"'ecoin prices fetch-hourly --coin {coin} --days 7'"
+        )
+    points["ts"] = pd.to_datetime(points["ts"])
+    points = points.sort_values("ts", kind="stable").drop_duplicates("ts", keep="last")
+    return points.reset_index(drop=True)
 
 
 def correlate(
@@ -144,7 +161,7 @@ def correlate(
             f"no scored posts on topic {topic!r}{window} yet (model {version}): "
             "ingest some with 'ecoin tweets ingest'"
         )
-    aligned = align_asof(periods, price_points(db, coin), freq)
+    aligned = align_asof(periods, price_points(db, coin, freq), freq)
     stats = correlation_stats(aligned)
     rows = stats.assign(
         coin_id=coin,
@@ -158,6 +175,16 @@ def correlate(
     key = {"coin_id": coin, "topic": topic, "freq": freq}
     _replace(db, "sentiment_price_correlation", key, rows, CORRELATION_COLUMNS)
     return aligned, stats
+
+
+def best_lag_text(stats: pd.DataFrame, freq: str) -> str:
+    """One line on the strongest Pearson correlation with returns, or why there is none."""
+    returns = stats[(stats["against"] == "return") & (stats["method"] == "pearson")]
+    known = returns.dropna(subset=["r"])
+    if known.empty:
+        return f"too few {freq}s with posts ({int(returns['n'].max())} pairs)"
+    row = known.loc[known["r"].abs().idxmax()]
+    return f"lag {int(row['lag']):+d}: r {row['r']:+.3f}, p {row['p_value']:.3g}, n {row['n']}"
 
 
 CORRELATION_COLUMNS = [

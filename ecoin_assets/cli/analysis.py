@@ -20,19 +20,31 @@ def analysis() -> None:
 @analysis.command()
 @click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
 @click.option("--topic", required=True, metavar="Q", help="Tracked X topic (e.g. the coin id).")
+@click.option(
+    "--freq",
+    type=click.Choice(["hour", "day"]),
+    default="day",
+    show_default=True,
+    help="Period: hourly needs hourly prices ('ecoin prices fetch-hourly').",
+)
 @click.option("--start", "start_text", metavar="YYYY-MM-DD", help="First day (default: all).")
 @click.option("--end", "end_text", metavar="YYYY-MM-DD", help="Last day, included.")
 @json_option
 def correlation(
-    coin: str, topic: str, start_text: str | None, end_text: str | None, as_json: bool
+    coin: str,
+    topic: str,
+    freq: str,
+    start_text: str | None,
+    end_text: str | None,
+    as_json: bool,
 ) -> None:
-    """Correlate the topic's daily sentiment with the coin's price and daily returns.
+    """Correlate the topic's sentiment with the coin's price and returns, hourly or daily.
 
-    Sentiment of day t (the active model's mean over the day's posts) is paired with the
-    price known at the end of day t (00:00 UTC of t+1, never a later one) and with that
-    day's log return; lag k pairs day t's sentiment with day t+k's price or return.
-    Pearson and Spearman r, two-sided p-values and the number of pairs are printed for lags
-    -3..+3 and stored in `sentiment_price_correlation`.
+    Sentiment of period t (the active model's mean over the period's posts) is paired with
+    the price known at the end of period t (never a later one) and with that period's log
+    return; lag k pairs period t's sentiment with period t+k's price or return. Pearson and
+    Spearman r, two-sided p-values and the number of pairs are printed for lags -3..+3 and
+    stored in `sentiment_price_correlation`.
     """
     from datetime import timedelta
 
@@ -47,18 +59,18 @@ def correlation(
         else None
     )
     version = active_version(settings().home)
-    _, stats = correlate(database(), coin, topic, version, "day", start, end)
+    _, stats = correlate(database(), coin, topic, version, freq, start, end)
     if as_json:
         print_json(stats.astype(object).where(stats.notna(), None).to_dict("records"))
         return
     table = Table(
-        "lag (days)",
+        f"lag ({freq}s)",
         "against",
         "method",
         "r",
         "p-value",
         "pairs",
-        title=f"{topic} sentiment vs {coin}, daily, model {version}",
+        title=f"{topic} sentiment vs {coin}, {freq}ly, model {version}",
     )
     for row in stats.itertuples():
         shown = "-" if row.r != row.r else f"{row.r:+.3f}"
@@ -67,6 +79,6 @@ def correlation(
     Console().print(table)
     if stats["r"].isna().all():
         click.echo(
-            f"no correlation yet: it needs at least {MIN_PAIRS} days with both posts and "
+            f"no correlation yet: it needs at least {MIN_PAIRS} {freq}s with both posts and "
             f"prices (the most here: {int(stats['n'].max())})"
         )

@@ -1,4 +1,4 @@
-"""`ecoin prices fetch | import | export`."""
+"""`ecoin prices fetch | fetch-hourly | import | export`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ecoin_assets.config import validate_coin_id
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.csv_io import export_rows, read_prices_csv
 from ecoin_assets.prices.fetch import check_range, fetch_and_store, parse_date
+from ecoin_assets.prices.hourly import MAX_DAYS, fetch_hourly
 from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.sources.coingecko import ApiAnswer, CoinGeckoClient, FetchResult
 
@@ -216,3 +217,38 @@ def export(
         )
     text = export_rows(rows, fmt)
     write_output(text, output, f"{len(rows)} rows")
+
+
+@prices.command("fetch-hourly")
+@click.option(
+    "--coin",
+    "coins",
+    multiple=True,
+    required=True,
+    metavar="ID",
+    help="CoinGecko coin id, e.g. bitcoin (repeat for several coins).",
+)
+@click.option(
+    "--days",
+    default=7.0,
+    show_default=True,
+    type=click.FloatRange(1, MAX_DAYS),
+    help="How far back from now.",
+)
+@json_option
+def fetch_hourly_command(coins: tuple[str, ...], days: float, as_json: bool) -> None:
+    """Fetch hourly prices of the last --days days and upsert them (`prices_hourly`).
+
+    CoinGecko answers ranges of 2 to 90 days hourly; longer spans take one call per 89
+    days. All coins are fetched first and stored in one transaction.
+    """
+    coin_ids = [validate_coin_id(c) for c in coins]
+    client = CoinGeckoClient.from_settings(settings())
+    with Console(stderr=True).status("fetching hourly prices", spinner="dots"):
+        fetched = fetch_hourly(database(), client, coin_ids, days)
+    if as_json:
+        print_json({"days": days, "coins": {f.coin_id: vars(f) for f in fetched}})
+        return
+    for f in fetched:
+        click.echo(f"{f.coin_id}: {f.points} hours from {f.calls} call(s)")
+    click.echo(f"stored {sum(f.points for f in fetched)} hourly prices of the last {days:g} days")

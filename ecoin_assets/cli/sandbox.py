@@ -55,6 +55,20 @@ def _rate(name: str, what: str):
     help="Simulated X posts released per minute (about the ECOIN_COINS coins).",
 )
 @click.option(
+    "--history-days",
+    default=7.0,
+    show_default=True,
+    type=click.FloatRange(0, 7),
+    help="Days of older X posts a fresh sandbox already holds (X's recent search reaches back 7).",
+)
+@click.option(
+    "--history-post-rate",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 600),
+    help="Posts per minute in those older days.",
+)
+@click.option(
     "--duplicate-page-rate",
     default=0.0,
     show_default=True,
@@ -82,6 +96,8 @@ def serve(
     coingecko_port: int,
     x_port: int,
     post_rate: float,
+    history_days: float,
+    history_post_rate: float,
     duplicate_page_rate: float,
     rate_limit: int,
     error_rate: float,
@@ -130,6 +146,8 @@ def serve(
                     x_port,
                     coins=coins or DEFAULT_COINS,
                     rate_per_minute=post_rate,
+                    history_days=history_days,
+                    history_rate_per_minute=history_post_rate,
                     duplicate_page_rate=duplicate_page_rate,
                     faults=faults,
                     seed=seed,

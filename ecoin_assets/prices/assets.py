@@ -117,3 +117,33 @@ losing_streak_rebound = _analysis_asset(
     "with its current market cap",
 )
 analysis_assets = [monthly_avg_price, monthly_price_range, losing_streak_rebound]
+
+
+class HourlyPricesConfig(dg.Config):
+    days: float = 7.0  # how far back each run refreshes (1..365; CoinGecko serves hourly)
+
+
+@dg.asset(
+    pool=DUCKDB_POOL,
+    group_name="prices",
+    kinds={"duckdb"},
+    description=(
+        "Hourly CoinGecko points of every coin (ECOIN_COINS) over the last `days` days, one "
+        "per coin and UTC hour with the instant observed (`prices_hourly`); the hourly "
+        "sentiment–price correlation's prices."
+    ),
+)
+def prices_hourly(
+    config: HourlyPricesConfig, store: EcoinStore, coingecko: CoinGeckoResource
+) -> dg.MaterializeResult:
+    from ecoin_assets.config import load_settings
+    from ecoin_assets.prices.hourly import fetch_hourly
+
+    fetched = fetch_hourly(store.database(), coingecko.client(), load_settings().coins, config.days)
+    return dg.MaterializeResult(
+        metadata={
+            "days": config.days,
+            "hours_per_coin": {f.coin_id: f.points for f in fetched},
+            "api_calls": sum(f.calls for f in fetched),
+        }
+    )

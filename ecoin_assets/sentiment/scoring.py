@@ -57,9 +57,9 @@ def write_scores(con: duckdb.DuckDBPyConnection, rows: list[tuple], now: datetim
     """Insert scores (skipping any already there) and refresh the minutes they touch."""
     if not rows:
         return
-    con.executemany(
-        "INSERT INTO post_sentiment VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
-    )
+    from ecoin_assets.tweets.ingest import insert_new_rows
+
+    insert_new_rows(con, "post_sentiment", rows)
     version = rows[0][1]
     con.register("scored_ids", pd.DataFrame({"post_id": [r[0] for r in rows]}))
     try:
@@ -82,16 +82,20 @@ def refresh_minutes(
     now: datetime,
 ) -> None:
     """Recompute `topic_minute_sentiment` of one version for the given (topic, minute) pairs."""
-    for topic, minute in touched:
+    frame = pd.DataFrame(sorted(set(touched)), columns=["topic", "minute"])
+    if frame.empty:
+        return
+    con.register("touched_minutes", frame)
+    try:  # one set-based pass: a first ingestion can touch thousands of minutes
         con.execute(
-            "DELETE FROM topic_minute_sentiment "
-            "WHERE topic = ? AND minute = ? AND model_version = ?",
-            [topic, minute, version],
+            "DELETE FROM topic_minute_sentiment s USING touched_minutes x "
+            "WHERE s.topic = x.topic AND s.minute = x.minute AND s.model_version = ?",
+            [version],
         )
         con.execute(
             """
             INSERT INTO topic_minute_sentiment
-            SELECT ?, ?, ?, count(*),
+            SELECT x.topic, x.minute, ?, count(*),
                    count(*) FILTER (WHERE s.label = 'negative'),
                    count(*) FILTER (WHERE s.label = 'neutral'),
                    count(*) FILTER (WHERE s.label = 'positive'),
@@ -100,13 +104,16 @@ def refresh_minutes(
                    avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END),
                    avg(s.score) * ln(1 + count(*)),
                    ?
-            FROM post_sentiment s JOIN posts p USING (post_id) JOIN post_topics t USING (post_id)
-            WHERE t.topic = ? AND date_trunc('minute', p.created_at) = ?
-              AND s.model_version = ?
-            HAVING count(*) > 0
+            FROM touched_minutes x
+            JOIN post_topics t ON t.topic = x.topic
+            JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
+            JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+            GROUP BY x.topic, x.minute
             """,
-            [topic, minute, version, now, topic, minute, version],
+            [version, now, version],
         )
+    finally:
+        con.unregister("touched_minutes")
 
 
 def pending(db: Database, version: str, limit: int = BATCH) -> list[tuple[int, str]]:

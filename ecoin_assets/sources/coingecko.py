@@ -140,13 +140,9 @@ def snapshot_day(ts_ms: int) -> date:
     return datetime.fromtimestamp(ts_ms // DAY_MS * DAY_MS / 1000, tz=UTC).date()
 
 
-def parse_chart(
-    body: object, coin_id: str, start: date, end: date, now_ms: int | None = None
-) -> list[DailyPoint]:
-    """The daily 00:00 UTC points of a market-chart answer that fall in [start, end].
+def chart_series(body: object) -> dict[str, dict[int, float | None]]:
+    """`prices`, `market_caps`, `total_volumes` of a market-chart answer, each {ms: value}.
 
-    The live point CoinGecko appends when a range reaches the present is dropped; of several
-    points on one day (only a misbehaving server sends them), the one nearest its 00:00 wins.
     Raises `MalformedAnswerError` when the answer does not have the market-chart shape.
     """
     if not isinstance(body, dict):
@@ -168,6 +164,19 @@ def parse_chart(
                 raise MalformedAnswerError(f"bad {key} entry {row!r:.60}")
             values[int(row[0])] = None if row[1] is None else float(row[1])
         series[key] = values
+    return series
+
+
+def parse_chart(
+    body: object, coin_id: str, start: date, end: date, now_ms: int | None = None
+) -> list[DailyPoint]:
+    """The daily 00:00 UTC points of a market-chart answer that fall in [start, end].
+
+    The live point CoinGecko appends when a range reaches the present is dropped; of several
+    points on one day (only a misbehaving server sends them), the one nearest its 00:00 wins.
+    Raises `MalformedAnswerError` when the answer does not have the market-chart shape.
+    """
+    series = chart_series(body)
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     best: dict[date, tuple[int, float]] = {}
     for ts, price in series["prices"].items():
@@ -189,6 +198,46 @@ def parse_chart(
             volume_usd=_finite(series["total_volumes"].get(ts)),
         )
         for day, (ts, price) in sorted(best.items())
+    ]
+
+
+@dataclass(frozen=True)
+class HourlyPoint:
+    coin_id: str
+    hour: datetime  # the UTC hour the point stands for (naive)
+    ts: datetime  # when CoinGecko observed it (naive UTC)
+    price_usd: float
+    market_cap_usd: float | None
+    volume_usd: float | None
+
+
+#: CoinGecko answers a range of more than 1 and at most 90 days hourly (and 5-minutely up to
+#: 1 day, which bucketing by hour also handles); longer ranges come back daily
+HOURLY_WINDOW = timedelta(days=89)
+
+
+def parse_hourly(body: object, coin_id: str, start: datetime, end: datetime) -> list[HourlyPoint]:
+    """One point per UTC hour in [start, end] (naive UTC): of several, the nearest after the
+    hour's start. The live "now" point counts: it is an observation like the others."""
+    series = chart_series(body)
+    best: dict[datetime, tuple[int, float]] = {}
+    for ts, price in series["prices"].items():
+        when = datetime.fromtimestamp(ts / 1000, tz=UTC).replace(tzinfo=None)
+        if not start <= when <= end or price is None or not math.isfinite(price) or price <= 0:
+            continue
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        if hour not in best or ts < best[hour][0]:
+            best[hour] = (ts, price)
+    return [
+        HourlyPoint(
+            coin_id=coin_id,
+            hour=hour,
+            ts=datetime.fromtimestamp(ts / 1000, tz=UTC).replace(tzinfo=None),
+            price_usd=price,
+            market_cap_usd=_finite(series["market_caps"].get(ts)),
+            volume_usd=_finite(series["total_volumes"].get(ts)),
+        )
+        for hour, (ts, price) in sorted(best.items())
     ]
 
 
@@ -318,6 +367,48 @@ class CoinGeckoClient:
             cursor = last + timedelta(days=1)
         result.points.sort(key=lambda p: p.date)
         return result
+
+    def hourly_prices(
+        self,
+        coin_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        on_call: Callable[[ApiAnswer], None] | None = None,
+    ) -> tuple[list[HourlyPoint], list[ApiAnswer]]:
+        """Hourly points of `coin_id` in [start, end] (naive UTC), in windows of up to 89 days
+        (CoinGecko's hourly granularity)."""
+        earliest = self.earliest_allowed(end.date())
+        if earliest and start.date() < earliest:
+            raise PlanLimitError(
+                f"the CoinGecko {self.plan} plan reaches back 365 days only (to {earliest}); "
+                "ask for fewer days, or set COINGECKO_PRO_API_KEY"
+            )
+        points: dict[datetime, HourlyPoint] = {}
+        answers: list[ApiAnswer] = []
+        cursor = start
+        while cursor <= end:
+            w_end = min(end, cursor + HOURLY_WINDOW)
+            params = {
+                "vs_currency": "usd",
+                "from": str(int(cursor.replace(tzinfo=UTC).timestamp())),
+                "to": str(int(w_end.replace(tzinfo=UTC).timestamp())),
+            }
+            got, calls = self._call(
+                coin_id,
+                "coins/{id}/market_chart/range",
+                params,
+                lambda api, p=params: api.get_coin_market_chart_range_by_id(
+                    coin_id, "usd", p["from"], p["to"]
+                ),
+                parse=lambda b, lo=cursor, hi=w_end: parse_hourly(b, coin_id, lo, hi),
+                on_call=on_call,
+            )
+            answers.extend(calls)
+            for point in got:
+                points.setdefault(point.hour, point)
+            cursor = w_end + timedelta(seconds=1)
+        return [points[h] for h in sorted(points)], answers
 
     # -- retry loop -------------------------------------------------------------------------
     def _call(

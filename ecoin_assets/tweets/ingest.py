@@ -110,20 +110,16 @@ def ingest_once(
                 )
             )
         if rows:
-            con.executemany(
-                "INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                rows,
-            )
+            insert_new_rows(con, "posts", rows)
         result.stored = len(rows)
         result.kept = sum(1 for r in rows if r[8])
         new_links = sorted(links)
         if new_links:
-            before = con.execute("SELECT count(*) FROM post_topics").fetchone()[0]
-            con.executemany(
-                "INSERT INTO post_topics VALUES (?, ?) ON CONFLICT DO NOTHING", new_links
+            before = con.execute("SELECT count(*) FROM post_topics").fetchall()[0][0]
+            insert_new_rows(con, "post_topics", new_links)
+            result.linked = (
+                con.execute("SELECT count(*) FROM post_topics").fetchall()[0][0] - before
             )
-            result.linked = con.execute("SELECT count(*) FROM post_topics").fetchone()[0] - before
         for r in results:
             result.per_topic[r.topic] = sum(1 for t in r.tweets if t.id not in known)
             if r.newest_id is not None:
@@ -141,6 +137,19 @@ def ingest_once(
             write_scores(con, scores, now)
             result.scored = len(scores)
     return result
+
+
+def insert_new_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple]) -> None:
+    """Insert tuples in `table`'s column order, skipping keys already there, in one statement
+    (`executemany` costs a statement per row: seconds for a first ingestion's thousands)."""
+    if not rows:
+        return
+    frame = pd.DataFrame(list(rows), columns=[f"c{i}" for i in range(len(rows[0]))])
+    con.register("incoming_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows ON CONFLICT DO NOTHING")
+    finally:
+        con.unregister("incoming_rows")
 
 
 def _known_ids(con: duckdb.DuckDBPyConnection, ids: list[int]) -> set[int]:
@@ -166,16 +175,24 @@ def _refresh_minutes(
         for i, topic in links
         if i in created
     }
-    for topic, minute in touched:
+    if not touched:
+        return
+    con.register("touched_minutes", pd.DataFrame(sorted(touched), columns=["topic", "minute"]))
+    try:  # one set-based pass: a first ingestion can touch thousands of minutes
         con.execute(
-            "DELETE FROM topic_minute_stats WHERE topic = ? AND minute = ?", [topic, minute]
+            "DELETE FROM topic_minute_stats s USING touched_minutes x "
+            "WHERE s.topic = x.topic AND s.minute = x.minute"
         )
         con.execute(
             """
             INSERT INTO topic_minute_stats
-            SELECT ?, ?, count(*), count(*) FILTER (WHERE p.keep), ?
-            FROM posts p JOIN post_topics t USING (post_id)
-            WHERE t.topic = ? AND date_trunc('minute', p.created_at) = ?
-        """,
-            [topic, minute, now, topic, minute],
+            SELECT x.topic, x.minute, count(*), count(*) FILTER (WHERE p.keep), ?
+            FROM touched_minutes x
+            JOIN post_topics t ON t.topic = x.topic
+            JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
+            GROUP BY x.topic, x.minute
+            """,
+            [now],
         )
+    finally:
+        con.unregister("touched_minutes")

@@ -24,6 +24,8 @@ DAY_MS = 86_400_000
 _INTRADAY_STEPS = 288  # 5-minute steps per day
 # Real CoinGecko intraday points are not aligned on the minute; neither are ours.
 _INTRADAY_OFFSET_MS = 37_000
+#: daily log-return of the common factor per unit of mood (mood has a standard deviation of ~1)
+MOOD_LOADING = 0.004
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class MarketSimulator:
         for t in range(n):
             if t:
                 var[t] = w + a * eps[t - 1] ** 2 + b * var[t - 1]
-            eps[t] = math.sqrt(var[t]) * common[t] + 0.004 * mood[t]
+            eps[t] = math.sqrt(var[t]) * common[t] + MOOD_LOADING * mood[t]
 
         years = np.arange(n) / 365.25
         log_price = np.zeros((n, k))

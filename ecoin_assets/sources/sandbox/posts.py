@@ -1,20 +1,26 @@
 """Deterministic simulated X posts about crypto topics, released over time.
 
 Post k is released at `start + k * interval` and its content depends only on (seed, k), so any
-server started with the same seed and start time serves the same posts. Their tone follows the
-market simulator's latent mood of the day; they carry the noise of real posts: links,
-@mentions, #hashtags, $cashtags, emoji, retweets, exact and near duplicates, other languages
-and spam.
+server started with the same seed and start time serves the same posts. An optional *history*
+before `start` holds posts at a lower rate, so a fresh server already has days of posts. Their
+tone follows the market: the simulator's latent mood of the day and, more strongly, the move of
+the post's coin over the hour before it (people post about pumps and dumps). They carry the
+noise of real posts: links, @mentions, #hashtags, $cashtags, emoji, retweets, exact and near
+duplicates, other languages and spam.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ecoin_assets.sources.sandbox.market import COINS, MarketSimulator, simulator
+
+TONE_WINDOW_MS = 3_600_000  # a post's tone follows its coin's move over the hour before it
+_HOURLY_SCALE = 0.032 / math.sqrt(24)  # a typical hourly log-move of bitcoin
 
 TWITTER_EPOCH_MS = 1_288_834_974_657
 CACHE_SIZE = 50_000
@@ -136,7 +142,12 @@ def snowflake(ts_ms: int, sequence: int) -> int:
 
 
 class PostStream:
-    """Post k of a stream released every `60 / rate_per_minute` seconds from `start_ms`."""
+    """Posts released every `60 / rate_per_minute` seconds from `start_ms`.
+
+    With `history_minutes`, the stream begins that long before `start_ms` with posts every
+    `60 / history_rate_per_minute` seconds: post 0 is the oldest history post, and the
+    `history_posts` history posts come before the real-time ones.
+    """
 
     def __init__(
         self,
@@ -146,27 +157,38 @@ class PostStream:
         start_ms: int,
         seed: int = 2019,
         market: MarketSimulator | None = None,
+        history_minutes: float = 0.0,
+        history_rate_per_minute: float = 1.0,
     ):
-        if rate_per_minute <= 0:
+        if rate_per_minute <= 0 or history_rate_per_minute <= 0:
             raise ValueError("the post rate must be positive")
+        if history_minutes < 0:
+            raise ValueError("the history cannot be negative")
         unknown = [c for c in coins if c not in _NAME]
         if unknown:
             raise ValueError(f"the sandbox simulates no posts about {unknown}")
         self.coins = tuple(coins)
         self.interval_ms = 60_000 / rate_per_minute
         self.start_ms = start_ms
+        self.history_interval_ms = 60_000 / history_rate_per_minute
+        self.history_start_ms = start_ms - int(history_minutes * 60_000)
+        self.history_posts = math.ceil(history_minutes * 60_000 / self.history_interval_ms)
         self.seed = seed
         self.market = market or simulator(seed)
         self._cache: OrderedDict[int, Post] = OrderedDict()
 
     def time_of(self, k: int) -> int:
-        return int(self.start_ms + k * self.interval_ms)
+        if k < self.history_posts:
+            return int(self.history_start_ms + k * self.history_interval_ms)
+        return int(self.start_ms + (k - self.history_posts) * self.interval_ms)
 
     def released(self, now_ms: int) -> int:
         """How many posts exist at `now_ms` (posts 0 .. n-1)."""
         if now_ms < self.start_ms:
-            return 0
-        return int((now_ms - self.start_ms) // self.interval_ms) + 1
+            if now_ms < self.history_start_ms:
+                return 0
+            return int((now_ms - self.history_start_ms) // self.history_interval_ms) + 1
+        return self.history_posts + int((now_ms - self.start_ms) // self.interval_ms) + 1
 
     def index_of(self, post_id: str) -> int:
         return int(post_id) & 0x3FFFFF
@@ -232,7 +254,7 @@ class PostStream:
         if roll < 0.22:
             text = rng.choice(_SPAM).format(name=_NAME[coin], sym=_SYMBOL[coin])
             return Post(pid, created, text, "en", author, topics, "spam", "neutral")
-        mood = self._mood(rng, created)
+        mood = self._mood(rng, coin, ts)
         if roll < 0.28:
             lang, template = rng.choice(_FOREIGN)
             return Post(
@@ -255,8 +277,12 @@ class PostStream:
         text = self._decorate(rng, text, coin, mood)
         return Post(pid, created, text, "en", author, topics, "original", mood)
 
-    def _mood(self, rng: random.Random, created: datetime) -> str:
-        tone = self.market.mood_at(created.date()) + rng.gauss(0.0, 0.6)
+    def _mood(self, rng: random.Random, coin: str, ts_ms: int) -> str:
+        """The post's intended tone: the day's mood and its coin's move over the last hour."""
+        day = datetime.fromtimestamp(ts_ms / 1000, tz=UTC).date()
+        before = self.market.at(coin, ts_ms - TONE_WINDOW_MS).price
+        move = math.log(self.market.at(coin, ts_ms).price / before) / _HOURLY_SCALE
+        tone = 0.5 * self.market.mood_at(day) + 0.8 * math.tanh(move) + rng.gauss(0.0, 0.5)
         if tone > 0.35:
             return "positive"
         if tone < -0.35:

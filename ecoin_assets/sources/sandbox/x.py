@@ -5,7 +5,9 @@ keywords, `OR`, `-is:retweet` and `lang:xx`, `since_id`, `until_id`, `max_result
 `next_token` pagination, `tweet.fields`, newest-first order, `meta` with `newest_id`,
 `oldest_id`, `result_count` and `next_token`, X's error bodies, and per-token rate limits in
 15-minute windows reported in `x-rate-limit-limit/-remaining/-reset` headers (429 past it).
-Posts are released in real time at `rate_per_minute`, with a backlog of `backlog_minutes`.
+Posts are released in real time at `rate_per_minute`, with a backlog of `backlog_minutes`
+and, before it, `history_days` of older posts at `history_rate_per_minute` (the real endpoint
+reaches back 7 days).
 Beside the shared fault switches, `duplicate_page_rate` makes a page repeat the last post of
 the previous one, as the real API does when posts arrive during pagination.
 """
@@ -98,6 +100,8 @@ class XSandbox(SandboxServer):
         coins: tuple[str, ...] = ("bitcoin", "ethereum", "cardano", "solana", "dogecoin"),
         rate_per_minute: float = 30.0,
         backlog_minutes: float = 60.0,
+        history_days: float = 0.0,
+        history_rate_per_minute: float = 2.0,
         requests_per_window: int = 450,
         bearer_token: str | None = None,
         duplicate_page_rate: float = 0.0,
@@ -109,7 +113,12 @@ class XSandbox(SandboxServer):
         self.clock = clock
         start_ms = int((clock() - backlog_minutes * 60) * 1000)
         self.stream = PostStream(
-            coins, rate_per_minute=rate_per_minute, start_ms=start_ms, seed=seed
+            coins,
+            rate_per_minute=rate_per_minute,
+            start_ms=start_ms,
+            seed=seed,
+            history_minutes=history_days * 1440,
+            history_rate_per_minute=history_rate_per_minute,
         )
         self.requests_per_window = requests_per_window
         self.bearer_token = bearer_token
