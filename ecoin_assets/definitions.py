@@ -5,17 +5,24 @@ import dagster as dg
 from ecoin_assets.analysis.assets import (
     analysis_coin_assets,
     correlation_job,
+    correlation_schedule,
     sentiment_price_correlation,
 )
 from ecoin_assets.forecasting.assets import forecasting_assets
 from ecoin_assets.forecasting.schedules import daily_forecast_schedule, forecast_job
-from ecoin_assets.prices.assets import analysis_assets, prices
+from ecoin_assets.prices.assets import analysis_assets, prices, prices_hourly
 from ecoin_assets.prices.checks import price_checks
 from ecoin_assets.prices.schedules import (
     analysis_job,
     daily_analysis_schedule,
     daily_prices_schedule,
     prices_job,
+)
+from ecoin_assets.reports.assets import (
+    coin_report_job,
+    report_assets,
+    report_schedules,
+    sentiment_report_job,
 )
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
 from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
@@ -25,16 +32,33 @@ from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
 defs = dg.Definitions(
     assets=[
         prices,
+        prices_hourly,
         *analysis_assets,
         *forecasting_assets,
         *analysis_coin_assets,
         x_posts,
         *sentiment_assets,
         sentiment_price_correlation,
+        *report_assets,
     ],
     asset_checks=price_checks,
-    jobs=[prices_job, analysis_job, forecast_job, x_ingest_job, sentiment_job, correlation_job],
-    schedules=[daily_prices_schedule, daily_analysis_schedule, daily_forecast_schedule],
+    jobs=[
+        prices_job,
+        analysis_job,
+        forecast_job,
+        x_ingest_job,
+        sentiment_job,
+        correlation_job,
+        coin_report_job,
+        sentiment_report_job,
+    ],
+    schedules=[
+        daily_prices_schedule,
+        daily_analysis_schedule,
+        daily_forecast_schedule,
+        correlation_schedule,
+        *report_schedules,
+    ],
     sensors=[x_posts_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
 )

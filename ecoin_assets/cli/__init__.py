@@ -11,6 +11,7 @@ from ecoin_assets.cli.analysis import analysis
 from ecoin_assets.cli.demo import demo
 from ecoin_assets.cli.forecast import forecast
 from ecoin_assets.cli.prices import prices
+from ecoin_assets.cli.report import report
 from ecoin_assets.cli.sandbox import sandbox
 from ecoin_assets.cli.sentiment import sentiment
 from ecoin_assets.cli.serve import serve
@@ -38,6 +39,7 @@ cli.add_command(analysis)
 cli.add_command(tweets)
 cli.add_command(sentiment)
 cli.add_command(serve)
+cli.add_command(report)
 cli.add_command(demo)
 
 

@@ -74,7 +74,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
     DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
     analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
-    included), then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
+    included), renders the coin and sentiment reports (HTML under $ECOIN_HOME/reports),
+    then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
     sandbox posts stream into DuckDB while it runs, serves the forecast and sentiment
     models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, and the live dashboard on
     http://127.0.0.1:5006/app.
@@ -188,14 +189,36 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 f"  sentiment model {model['model_version'].value}: macro-recall "
                 f"{model['macro_recall'].value:.3f} on the seed test set"
             )
+            _say("ingesting and scoring the X posts of the past week (x_posts)")
+            result = defs.resolve_job_def("x_ingest_job").execute_in_process(
+                instance=instance, run_config=QUIET, raise_on_error=False
+            )
+            if not result.success:
+                raise UserError("the X ingestion run failed; see the Dagster UI")
+            posts = result.asset_materializations_for_node("x_posts")[0].metadata
+            _say(
+                f"  {posts['stored'].value} posts stored, {posts['scored'].value} scored, "
+                f"{posts['api_calls'].value} API calls"
+            )
             result = defs.resolve_job_def("correlation_job").execute_in_process(
                 instance=instance, run_config=QUIET, raise_on_error=False
             )
             if not result.success:
                 raise UserError("the correlation run failed; see the Dagster UI")
             meta = result.asset_materializations_for_node("sentiment_price_correlation")[0]
-            for coin, best in meta.metadata["best_lag_vs_returns"].value.items():
-                _say(f"  sentiment vs returns, {coin}: {best}")
+            for freq in ("hourly", "daily"):
+                for coin, best in meta.metadata[f"best_lag_vs_returns_{freq}"].value.items():
+                    _say(f"  {freq} sentiment vs returns, {coin}: {best}")
+            from ecoin_assets.reports.assets import materialize_reports
+
+            _say("rendering the report notebooks (papermill; one run per coin and per topic)")
+            for kind, key, result in materialize_reports(
+                defs, instance, coins, list(cfg.topics), QUIET
+            ):
+                if not result.success:
+                    raise UserError(f"the {kind} report run for {key} failed; see the Dagster UI")
+                report = result.asset_materializations_for_node(f"{kind}_report")[0].metadata
+                _say(f"  {kind} report, {key}: {report['html'].value}")
         if not serve:
             return
         workspace = cfg.dagster_home / "workspace.yaml"

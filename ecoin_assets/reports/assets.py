@@ -1,0 +1,118 @@
+"""Dagster assets of the reports domain: one report per coin and one per topic, daily."""
+
+import dagster as dg
+
+from ecoin_assets.analysis.assets import finance_features, model_comparison
+from ecoin_assets.config import load_settings
+from ecoin_assets.forecasting.assets import (
+    _per_coin,
+    coin_partitions,
+    forecast_backtest,
+    price_forecasts,
+)
+from ecoin_assets.reports.render import Rendered, render_coin_report, render_sentiment_report
+from ecoin_assets.sentiment.assets import post_sentiment
+from ecoin_assets.tweets.assets import x_posts
+
+topic_partitions = dg.StaticPartitionsDefinition(list(load_settings().topics))
+
+
+def _metadata(rendered: Rendered) -> dict:
+    return {
+        "html": dg.MetadataValue.path(str(rendered.html)),
+        "notebook": dg.MetadataValue.path(str(rendered.notebook)),
+        "window": f"{rendered.parameters['start']} to {rendered.parameters['end']}",
+        "plots": rendered.images,
+        "seconds": round(rendered.seconds, 1),
+    }
+
+
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[_per_coin, finance_features, price_forecasts, forecast_backtest, model_comparison],
+    group_name="reports",
+    kinds={"jupyter", "matplotlib"},
+    description=(
+        "The coin report over the last 365 days (notebooks/coin_report.ipynb, run with "
+        "papermill): prices of the last 30 days, risk classes, monthly analyses, the 7-day "
+        "forecast with its interval, the three models' backtests and the sentiment-price "
+        "correlation; $ECOIN_HOME/reports/coin/<coin>.html and .ipynb."
+    ),
+)
+def coin_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=_metadata(render_coin_report(context.partition_key)))
+
+
+@dg.asset(
+    partitions_def=topic_partitions,
+    deps=[x_posts, post_sentiment],
+    group_name="reports",
+    kinds={"jupyter", "matplotlib"},
+    description=(
+        "The sentiment report of a topic over the last 7 days "
+        "(notebooks/sentiment_report.ipynb, run with papermill): volume and sentiment over "
+        "time, label shares, the most positive and negative posts, frequent words and emoji; "
+        "$ECOIN_HOME/reports/sentiment/<topic>.html and .ipynb."
+    ),
+)
+def sentiment_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    rendered = render_sentiment_report(context.partition_key)
+    return dg.MaterializeResult(metadata=_metadata(rendered))
+
+
+report_assets = [coin_report, sentiment_report]
+coin_report_job = dg.define_asset_job("coin_report_job", selection=[coin_report])
+sentiment_report_job = dg.define_asset_job("sentiment_report_job", selection=[sentiment_report])
+
+
+def _every_partition(partitions: dg.StaticPartitionsDefinition):
+    """A schedule function asking for one run per partition key, once a day."""
+
+    def requests(context: dg.ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.date().isoformat()
+        for key in partitions.get_partition_keys():
+            yield dg.RunRequest(run_key=f"{key}|{day}", partition_key=key)
+
+    return requests
+
+
+daily_coin_report_schedule = dg.ScheduleDefinition(
+    name="daily_coin_report_schedule",
+    job=coin_report_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone="UTC",
+    execution_fn=_every_partition(coin_partitions),
+    description="Render every coin's report after the day's forecasts (one run per coin).",
+)
+daily_sentiment_report_schedule = dg.ScheduleDefinition(
+    name="daily_sentiment_report_schedule",
+    job=sentiment_report_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone="UTC",
+    execution_fn=_every_partition(topic_partitions),
+    description="Render every topic's sentiment report (one run per topic).",
+)
+report_schedules = [daily_coin_report_schedule, daily_sentiment_report_schedule]
+
+
+def materialize_reports(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    coins: list[str],
+    topics: list[str],
+    run_config: dict | None = None,
+) -> list[tuple[str, str, dg.ExecuteInProcessResult]]:
+    """Render each coin's and each topic's report through its job (one run per partition):
+    `(kind, coin or topic, result)`; a result's metadata holds the HTML path."""
+    runs = []
+    for kind, job_name, keys in (
+        ("coin", "coin_report_job", coins),
+        ("sentiment", "sentiment_report_job", topics),
+    ):
+        job = defs.resolve_job_def(job_name)
+        for key in keys:
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
+            )
+            runs.append((kind, key, result))
+    return runs

@@ -1,0 +1,360 @@
+"""The report notebooks executed with papermill on small data, their HTML, the `ecoin report`
+command and the Dagster report assets.
+
+One ECOIN_HOME is built per module through the project's own write paths: a year and a half
+of made-up bitcoin prices (`upsert_prices`), a small NeuralProphet model (10-day horizon) with
+a stored 7-day forecast and a backtest, the model comparison, five days of hourly prices, and
+two and a half weeks of sandbox X posts ingested and scored by the bundled sentiment model.
+Each test works on a copy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from fakes import FakeClock
+
+from ecoin_assets.analysis.service import compare_models
+from ecoin_assets.errors import UserError
+from ecoin_assets.forecasting import model as pm
+from ecoin_assets.forecasting.backtest import run_backtest
+from ecoin_assets.forecasting.service import store_backtest, store_forecast
+from ecoin_assets.prices.hourly import store_hourly
+from ecoin_assets.prices.store import upsert_prices
+from ecoin_assets.reports import render
+from ecoin_assets.sentiment.registry import Classifier
+from ecoin_assets.sources.coingecko import HourlyPoint
+from ecoin_assets.sources.x import XSource
+from ecoin_assets.storage import Database
+from ecoin_assets.tweets.ingest import ingest_once
+
+COIN = TOPIC = "bitcoin"
+TODAY = datetime.now(UTC).date()
+PRICE_DAYS = 560
+MODEL_HORIZON = 10
+STORED_DAYS = 7
+SMALL = pm.ModelConfig(
+    epochs=5,
+    train_days=300,
+    calibration_days=60,
+    min_calibration_days=60,
+    min_fit_days=200,
+    n_forecasts=MODEL_HORIZON,
+)
+POST_DAYS = 18
+EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//")
+
+
+def _prices(days: int = PRICE_DAYS) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    log_price = math.log(30_000.0) + np.cumsum(rng.standard_t(4, days) * 0.02)
+    return pd.DataFrame(
+        {
+            "coin_id": COIN,
+            "date": [TODAY - timedelta(days=days - 1 - i) for i in range(days)],
+            "price_usd": np.exp(log_price),
+            "market_cap_usd": np.exp(log_price) * 19e6,
+            "volume_usd": rng.uniform(1e9, 3e9, days),
+        }
+    )
+
+
+def _hourly_prices(days: int = 5) -> list[HourlyPoint]:
+    """A random walk of hourly points over the last `days` days (observed 3 min past)."""
+    rng = np.random.default_rng(5)
+    first = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    first -= timedelta(days=days)
+    prices = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.004, days * 24)))
+    return [
+        HourlyPoint(COIN, hour, hour + timedelta(minutes=3), float(price), None, None)
+        for hour, price in zip(
+            (first + timedelta(hours=h) for h in range(days * 24)), prices, strict=True
+        )
+    ]
+
+
+def _ingest_posts(db: Database, home: Path, x_sandbox_factory) -> None:
+    """POST_DAYS of sandbox posts up to now, ingested (and scored) week by week."""
+    now = time.time()
+    clock = FakeClock(now - POST_DAYS * 86_400 + 6 * 86_400)
+    server = x_sandbox_factory(
+        clock=clock,
+        rate_per_minute=0.03,
+        backlog_minutes=0,
+        history_days=6,
+        history_rate_per_minute=0.03,
+    )
+    source = XSource(server.url, "token", backoff=0.01, clock=clock, sleep=lambda _: None)
+    classifier = Classifier.load(home)
+    while True:
+        ingest_once(db, source, [TOPIC, "ethereum"], classifier=classifier)
+        if clock.now >= now:
+            break
+        clock.now = min(clock.now + 6 * 86_400, now)
+
+
+@pytest.fixture(scope="module")
+def template_home(tmp_path_factory: pytest.TempPathFactory, x_sandbox_module) -> Path:
+    home = tmp_path_factory.mktemp("reports-home")
+    db = Database(home / "ecoin.duckdb")
+    prices = _prices()
+    with db.write() as con:
+        upsert_prices(con, prices, source="test")
+    model = pm.train(COIN, prices, SMALL, version="v-test", horizon=MODEL_HORIZON)
+    pm.save(model, home)
+    store_forecast(db, model, pm.forecast(model, prices, STORED_DAYS))
+    store_hourly(db, _hourly_prices(), source="test")
+    backtest = run_backtest(
+        COIN, prices, SMALL, version="bt-test", test_days=60, horizon=MODEL_HORIZON
+    )
+    store_backtest(db, backtest)
+    compare_models(db, COIN)
+    _ingest_posts(db, home, x_sandbox_module)
+    return home
+
+
+@pytest.fixture(scope="module")
+def x_sandbox_module():
+    """`x_sandbox_factory` for the module-scoped data (servers stop with the module)."""
+    from ecoin_assets.sources.sandbox.x import XSandbox
+
+    servers: list[XSandbox] = []
+
+    def make(**kwargs) -> XSandbox:
+        server = XSandbox(port=0, **kwargs)
+        server.serve_in_thread()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def home(template_home: Path, ecoin_home: Path) -> Path:
+    """This test's ECOIN_HOME: a copy of the module's data."""
+    shutil.copytree(template_home, ecoin_home, dirs_exist_ok=True)
+    return ecoin_home
+
+
+def _errors(notebook: Path) -> list[str]:
+    nb = nbformat.read(notebook, as_version=4)
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+        or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+    ]
+
+
+def _images(notebook: Path) -> int:
+    nb = nbformat.read(notebook, as_version=4)
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def _check_html(html: Path, images: int) -> str:
+    body = html.read_text(encoding="utf-8")
+    assert len(render.EMBEDDED_PNG.findall(body)) == images
+    assert not EXTERNAL.findall(body), EXTERNAL.findall(body)
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in body  # errors, warnings
+    return body
+
+
+def test_coin_report_shows_every_section(home: Path):
+    rendered = render.render_coin_report(COIN, horizon=MODEL_HORIZON)
+    assert rendered.notebook == home / "reports" / "coin" / "bitcoin.ipynb"
+    assert rendered.html == home / "reports" / "coin" / "bitcoin.html"
+    assert _errors(rendered.notebook) == []
+    # prices, risk, monthly, forecast, sentiment and price, correlation by lag
+    assert _images(rendered.notebook) == rendered.images == 6
+    body = _check_html(rendered.html, 6)
+    assert "<strong>Note:</strong>" not in body  # every section had data
+    assert f'alt="bitcoin: {MODEL_HORIZON}-day forecast from {TODAY}"' in body
+    assert "the saved model" in body  # 10 days: more than the stored 7-day forecast
+    for model in ("naive", "linear regression", "neuralprophet"):
+        assert f">{model}<" in body
+    assert body.count(">days</td>") == body.count(">hours</td>") == 7  # correlation by lag
+    params = nbformat.read(rendered.notebook, as_version=4).metadata["papermill"]["parameters"]
+    start = (TODAY - timedelta(days=364)).isoformat()
+    assert params == {"coin": COIN, "start": start, "end": TODAY.isoformat(), "horizon": 10}
+    assert list(home.glob("reports/**/.*")) == []  # no temporary file left
+
+
+def test_sentiment_report_shows_every_section(home: Path):
+    rendered = render.render_sentiment_report(TOPIC, start=str(TODAY - timedelta(days=13)))
+    assert rendered.html == home / "reports" / "sentiment" / "bitcoin.html"
+    assert _errors(rendered.notebook) == []
+    assert _images(rendered.notebook) == rendered.images == 3  # volume, shares, words
+    body = _check_html(rendered.html, 3)
+    assert "<strong>Note:</strong>" not in body
+    for label in ("negative", "neutral", "positive"):
+        assert f">{label}<" in body
+
+
+def test_empty_data_renders_with_notes(home: Path):
+    """A window without posts and a configured coin without prices: notes, not errors."""
+    sentiment = render.render_sentiment_report(TOPIC, start="2020-01-01", end="2020-01-07")
+    assert _errors(sentiment.notebook) == [] and sentiment.images == 0
+    body = _check_html(sentiment.html, 0)
+    assert "no posts on the topic 'bitcoin' in 2020-01-01 to 2020-01-07" in body
+    coin = render.render_coin_report("solana")
+    assert _errors(coin.notebook) == [] and coin.images == 0
+    assert "no prices of solana stored" in _check_html(coin.html, 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "message"),
+    [
+        ("coin", {"coin": "nocoin"}, "unknown coin 'nocoin': it is not in ECOIN_COINS"),
+        ("coin", {"coin": "Bit Coin"}, "invalid coin id 'Bit Coin'"),
+        ("coin", {"coin": COIN, "horizon": 0}, "horizon 0 is outside 1-30 days"),
+        ("coin", {"coin": COIN, "horizon": 31}, "horizon 31 is outside 1-30 days"),
+        ("coin", {"coin": COIN, "horizon": "a week"}, "invalid horizon 'a week'"),
+        ("coin", {"coin": COIN, "horizon": 11}, "the bitcoin model forecasts up to 10 days"),
+        (
+            "coin",
+            {"coin": COIN, "start": "2026-03-01", "end": "2026-02-01"},
+            "the start date 2026-03-01 is after the end date 2026-02-01",
+        ),
+        ("coin", {"coin": COIN, "end": "2026-02-30"}, "invalid end date '2026-02-30'"),
+        ("sentiment", {"topic": "dogs"}, "unknown topic 'dogs': it is not in ECOIN_TOPICS"),
+        ("sentiment", {"topic": " "}, "the topic is empty"),
+        ("sentiment", {"topic": TOPIC, "start": "1/2/2026"}, "invalid start date '1/2/2026'"),
+    ],
+)
+def test_a_bad_parameter_fails_before_any_cell_runs_and_writes_nothing(
+    home: Path, monkeypatch: pytest.MonkeyPatch, kind: str, args: dict, message: str
+):
+    import papermill
+
+    def no_kernel(*_, **__):
+        raise AssertionError("papermill must not start for bad parameters")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    renderer = render.render_coin_report if kind == "coin" else render.render_sentiment_report
+    with pytest.raises(UserError) as raised:
+        renderer(**args)
+    assert message in str(raised.value)
+    assert not (home / "reports").exists()
+
+
+def test_no_database_is_a_clear_error(ecoin_home: Path):
+    with pytest.raises(UserError, match=r"no database at .* yet: collect data first"):
+        render.render_sentiment_report(TOPIC)
+    assert list(ecoin_home.iterdir()) == []
+
+
+def test_a_failing_notebook_keeps_the_previous_report(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A cell that fails leaves the last good report and no temporary files (and the kernel
+    is this interpreter's)."""
+    notebook, html = render.report_paths(home, "sentiment", TOPIC)
+    notebook.parent.mkdir(parents=True)
+    notebook.write_text("previous notebook")
+    html.write_text("previous report")
+    template = nbformat.read(render.NOTEBOOKS / "sentiment_report.ipynb", as_version=4)
+    broken = nbformat.v4.new_notebook(metadata=template.metadata)
+    broken.cells = [
+        nbformat.v4.new_code_cell(
+            'topic = "x"\nstart = ""\nend = ""', metadata={"tags": ["parameters"]}
+        ),
+        nbformat.v4.new_code_cell('import sys\nraise RuntimeError(f"python {sys.executable}")'),
+    ]
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(broken, tmp_path / "notebooks" / "sentiment_report.ipynb")
+    monkeypatch.setattr(render, "NOTEBOOKS", tmp_path / "notebooks")
+    elsewhere = tmp_path / "jupyter" / "kernels" / "python3"  # another Python's kernelspec
+    elsewhere.mkdir(parents=True)
+    argv = ["/nonexistent/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (elsewhere / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    with pytest.raises(UserError) as raised:
+        render.render_sentiment_report(TOPIC)
+    # the kernel ran on this very interpreter, whatever kernelspecs are installed
+    assert str(raised.value).endswith(f"failed in cell 3: RuntimeError: python {sys.executable}")
+    assert notebook.read_text() == "previous notebook"
+    assert html.read_text() == "previous report"
+    assert sorted(p.name for p in notebook.parent.iterdir()) == ["bitcoin.html", "bitcoin.ipynb"]
+
+
+def test_file_names_of_topics():
+    assert render.file_stem("bitcoin") == "bitcoin"
+    odd = render.file_stem("Bitcoin OR $BTC")
+    assert re.fullmatch(r"bitcoin-or-btc-[0-9a-f]{6}", odd)
+    assert odd != render.file_stem("bitcoin or btc")
+    assert render.file_stem("../../etc").startswith("etc-")
+
+
+SECRET = "tok-SECRET-4f1c9a"
+
+
+def _ecoin(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ecoin_assets", "report", *args],
+        env=dict(os.environ, X_BEARER_TOKEN=SECRET, COINGECKO_DEMO_API_KEY=SECRET),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_the_report_and_says_where(home: Path):
+    proc = _ecoin("sentiment", "--topic", TOPIC, "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["report"] == "sentiment" and out["images"] == 3
+    assert out["parameters"] == {
+        "topic": TOPIC,
+        "start": (TODAY - timedelta(days=6)).isoformat(),
+        "end": TODAY.isoformat(),
+    }
+    assert Path(out["html"]) == home / "reports" / "sentiment" / "bitcoin.html"
+    html, notebook = Path(out["html"]), Path(out["notebook"])
+    assert html.stat().st_size > 10_000
+    assert SECRET not in html.read_text() and SECRET not in notebook.read_text()
+    metadata = nbformat.read(notebook, as_version=4).metadata
+    assert metadata["papermill"]["output_path"] == str(notebook)
+    assert metadata["title"].startswith("ecoin sentiment report: bitcoin")
+    assert proc.stderr == ""
+
+    proc = _ecoin("coin", "--coin", "bitcoin", "--horizon", "31")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == "error: horizon 31 is outside 1-30 days\n"
+    proc = _ecoin("coin", "--coin", "nocoin")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: unknown coin 'nocoin'") and proc.stderr.count("\n") == 1
+    assert not (home / "reports" / "coin").exists()
+
+
+def test_dagster_assets_render_one_report_per_partition(home: Path):
+    from ecoin_assets.reports.assets import coin_report, sentiment_report
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        for asset, key in ((coin_report, COIN), (sentiment_report, TOPIC)):
+            result = dg.materialize([asset], partition_key=key, instance=instance)
+            assert result.success
+            meta = result.asset_materializations_for_node(asset.key.path[-1])[0].metadata
+            html = Path(meta["html"].value)
+            assert html.exists() and Path(meta["notebook"].value).exists()
+            assert meta["plots"].value == len(render.EMBEDDED_PNG.findall(html.read_text()))
+    coin_html = (home / "reports" / "coin" / "bitcoin.html").read_text()
+    assert "the stored forecast (asset price_forecasts)" in coin_html  # 7 days are stored
+    assert meta["window"].value == f"{TODAY - timedelta(days=6)} to {TODAY}"
