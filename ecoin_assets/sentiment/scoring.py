@@ -25,6 +25,7 @@ import pandas as pd
 
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.storage import Database
+from ecoin_assets.storage.rows import insert_new_rows
 
 BATCH = 1000
 
@@ -57,8 +58,6 @@ def write_scores(con: duckdb.DuckDBPyConnection, rows: list[tuple], now: datetim
     """Insert scores (skipping any already there) and refresh the minutes they touch."""
     if not rows:
         return
-    from ecoin_assets.tweets.ingest import insert_new_rows
-
     insert_new_rows(con, "post_sentiment", rows)
     version = rows[0][1]
     con.register("scored_ids", pd.DataFrame({"post_id": [r[0] for r in rows]}))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ecoin_assets.sources.x import SearchResult, Tweet, XSource
 from ecoin_assets.storage import Database
+from ecoin_assets.storage.rows import insert_new_rows
 from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
 
 if TYPE_CHECKING:
@@ -137,19 +138,6 @@ def ingest_once(
             write_scores(con, scores, now)
             result.scored = len(scores)
     return result
-
-
-def insert_new_rows(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple]) -> None:
-    """Insert tuples in `table`'s column order, skipping keys already there, in one statement
-    (`executemany` costs a statement per row: seconds for a first ingestion's thousands)."""
-    if not rows:
-        return
-    frame = pd.DataFrame(list(rows), columns=[f"c{i}" for i in range(len(rows[0]))])
-    con.register("incoming_rows", frame)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows ON CONFLICT DO NOTHING")
-    finally:
-        con.unregister("incoming_rows")
 
 
 def _known_ids(con: duckdb.DuckDBPyConnection, ids: list[int]) -> set[int]:
