@@ -41,6 +41,7 @@ TOP_LEVEL = {
         "neuralprophet",
         "numpy",
         "pandas",
+        "psycopg2-binary",  # the prices may live in PostgreSQL (ECOIN_DATABASE_URL)
         "pyarrow",
         "requests",
         "torch",

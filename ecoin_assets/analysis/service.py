@@ -14,6 +14,8 @@ from ecoin_assets.forecasting.backtest import TEST_DAYS
 from ecoin_assets.forecasting.service import load_prices
 from ecoin_assets.prices.hourly import load_hourly
 from ecoin_assets.storage import Database
+from ecoin_assets.storage.rows import replace_rows
+from ecoin_assets.storage.sql import time_bucket
 
 COMPARISON_COLUMNS = [
     "coin_id",
@@ -32,14 +34,8 @@ COMPARISON_COLUMNS = [
 
 def _replace(db: Database, table: str, key: dict, frame: pd.DataFrame, columns: list[str]):
     """Delete `table`'s rows matching `key` and insert `frame`'s, in one transaction."""
-    where = " AND ".join(f"{column} = ?" for column in key)
     with db.write() as con:
-        con.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
-        con.register("new_rows", frame[columns])
-        try:
-            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM new_rows")
-        finally:
-            con.unregister("new_rows")
+        replace_rows(con, table, frame, columns, key)
 
 
 def refresh_finance(db: Database, coin: str) -> pd.DataFrame:
@@ -103,17 +99,18 @@ def sentiment_periods(
     `posts` and the `negative`, `neutral` and `positive` counts of one topic, by the given
     model version, for periods in [start, end)."""
     minutes = {"hour": 60, "day": 1440}[freq]
-    return db.query_df(
-        """
-        SELECT time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
-               sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts,
-               sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
-        FROM topic_minute_sentiment
-        WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?
-        GROUP BY ALL ORDER BY ts
-        """,
-        [minutes, topic, version, start, end],
-    )
+    with db.read() as con:
+        return con.execute(
+            f"""
+            SELECT ts, sum(mean_sentiment * scored) / sum(scored) AS sentiment,
+                   sum(scored) AS posts, sum(negative) AS negative, sum(neutral) AS neutral,
+                   sum(positive) AS positive
+            FROM (SELECT *, {time_bucket(con, "minute")} AS ts FROM topic_minute_sentiment
+                  WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?) bucketed
+            GROUP BY ts ORDER BY ts
+            """,
+            [minutes, topic, version, start, end],
+        ).df()
 
 
 def price_points(db: Database, coin: str, freq: str = "day") -> pd.DataFrame:

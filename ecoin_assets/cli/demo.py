@@ -119,7 +119,7 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 _say(f"sandbox up at {cfg.coingecko_url} (log: {log})")
 
         coins = list(cfg.coins)
-        _say(f"fetching {', '.join(coins)} {start_day}..{today} into {cfg.db_path}")
+        _say(f"fetching {', '.join(coins)} {start_day}..{today} into {database().label}")
         outcome = fetch_and_store(
             database(),
             CoinGeckoClient.from_settings(cfg),

@@ -33,7 +33,7 @@ def status(as_json: bool) -> None:
         print_json(
             {
                 "home": str(cfg.home),
-                "database": str(cfg.db_path),
+                "database": db.label,
                 "mode": cfg.mode,
                 "coins": [c.as_json() | {"model_version": models[c.coin_id]} for c in coins],
                 "raw_coingecko_answers": answers,
@@ -45,7 +45,7 @@ def status(as_json: bool) -> None:
         )
         return
     console = Console(width=None if sys.stdout.isatty() else 160)  # no truncation in pipes
-    console.print(f"database: {cfg.db_path}  (mode: {cfg.mode})", highlight=False)
+    console.print(f"database: {db.label}  (mode: {cfg.mode})", highlight=False)
     if not coins:
         console.print(
             "no prices stored yet: run 'ecoin prices fetch --coin bitcoin "

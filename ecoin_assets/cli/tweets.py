@@ -127,13 +127,16 @@ def export(topic: str | None, fmt: str, output: Path | None) -> None:
     version = active_version(settings().home)
     rows = database().query(
         f"""
-        SELECT p.post_id, p.created_at, list_sort(list(t.topic)), p.text_raw, p.text_clean,
+        SELECT p.post_id, p.created_at, array_agg(t.topic ORDER BY t.topic), p.text_raw,
+               p.text_clean,
                p.lang, p.keep, p.drop_reason,
                s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version
         FROM posts p JOIN post_topics t USING (post_id)
         LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
         {"WHERE p.post_id IN (SELECT post_id FROM post_topics WHERE topic = ?)" if topic else ""}
-        GROUP BY ALL ORDER BY p.post_id
+        GROUP BY p.post_id, p.created_at, p.text_raw, p.text_clean, p.lang, p.keep,
+                 p.drop_reason, s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version
+        ORDER BY p.post_id
     """,
         [version, *([topic] if topic else [])],
     )

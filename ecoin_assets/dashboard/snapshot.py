@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.analysis.correlation import (
@@ -21,6 +20,8 @@ from ecoin_assets.analysis.correlation import (
     rolling_correlation,
 )
 from ecoin_assets.sentiment.scoring import window_totals
+from ecoin_assets.storage import Connection
+from ecoin_assets.storage.sql import ratio, time_bucket
 
 # window name -> (length, minutes per point of its time series)
 WINDOWS = {
@@ -56,7 +57,7 @@ class Snapshot:
 
 
 def read_snapshot(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     version: str,
     window: str,
     coin: str | None,
@@ -82,32 +83,34 @@ def read_snapshot(
     return snapshot
 
 
-def _column(con: duckdb.DuckDBPyConnection, sql: str) -> list:
+def _column(con: Connection, sql: str) -> list:
     return [row[0] for row in con.execute(sql).fetchall()]
 
 
 def _series(con, version: str, start: datetime, end: datetime, step: int) -> pd.DataFrame:
     """Per topic and point of `step` minutes: posts a minute (volume), posts scored, mean
     sentiment (each post once), label shares and the volume-weighted score."""
+    bucket = time_bucket(con, "minute")
     return con.execute(
-        """
+        f"""
         WITH volume AS (
-            SELECT topic, time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
-                   sum(posts) AS posts
-            FROM topic_minute_stats WHERE minute >= ? AND minute < ? GROUP BY ALL
+            SELECT topic, ts, sum(posts) AS posts
+            FROM (SELECT topic, posts, {bucket} AS ts FROM topic_minute_stats
+                  WHERE minute >= ? AND minute < ?) bucketed
+            GROUP BY topic, ts
         ), mood AS (
-            SELECT topic, time_bucket(to_minutes(CAST(? AS INTEGER)), minute) AS ts,
-                   sum(scored) AS scored, sum(mean_sentiment * scored) AS total,
+            SELECT topic, ts, sum(scored) AS scored, sum(mean_sentiment * scored) AS total,
                    sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
-            FROM topic_minute_sentiment
-            WHERE model_version = ? AND minute >= ? AND minute < ? GROUP BY ALL
+            FROM (SELECT *, {bucket} AS ts FROM topic_minute_sentiment
+                  WHERE model_version = ? AND minute >= ? AND minute < ?) bucketed
+            GROUP BY topic, ts
         )
         SELECT topic, ts, coalesce(posts, 0) / ? AS posts_per_min,
                coalesce(scored, 0) AS scored,
                total / scored AS mean_sentiment,
-               negative / scored AS share_negative,
-               neutral / scored AS share_neutral,
-               positive / scored AS share_positive,
+               {ratio("negative", "scored")} AS share_negative,
+               {ratio("neutral", "scored")} AS share_neutral,
+               {ratio("positive", "scored")} AS share_positive,
                total / scored * ln(1 + scored) AS weighted_sentiment
         FROM volume FULL JOIN mood USING (topic, ts)
         ORDER BY topic, ts
@@ -138,7 +141,8 @@ def _latest_posts(con, version: str) -> pd.DataFrame:
         FROM (SELECT * FROM posts WHERE keep ORDER BY ingested_at DESC, post_id DESC LIMIT ?) p
         JOIN post_topics t USING (post_id)
         LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-        GROUP BY ALL
+        GROUP BY p.post_id, p.created_at, p.ingested_at, p.text_raw, s.label, s.p_negative,
+                 s.p_neutral, s.p_positive, s.score
         ORDER BY p.ingested_at DESC, p.post_id DESC
         """,
         [POSTS_SHOWN, version],
@@ -167,7 +171,7 @@ def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:
         SELECT CAST(CAST(minute AS DATE) AS TIMESTAMP) AS ts,
                sum(mean_sentiment * scored) / sum(scored) AS sentiment, sum(scored) AS posts
         FROM topic_minute_sentiment WHERE topic = ? AND model_version = ?
-        GROUP BY ALL ORDER BY ts
+        GROUP BY CAST(CAST(minute AS DATE) AS TIMESTAMP) ORDER BY ts
         """,
         [coin, version],
     ).df()

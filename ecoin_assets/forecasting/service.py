@@ -6,7 +6,6 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.config import validate_coin_id
@@ -16,6 +15,7 @@ from ecoin_assets.forecasting.backtest import Backtest, run_backtest
 from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
 from ecoin_assets.storage import Database
+from ecoin_assets.storage.rows import replace_rows
 
 # a stored backtest's scores per horizon (`forecast_backtests`, besides coin, model and time)
 BACKTEST_SCORES = [
@@ -70,12 +70,7 @@ def refresh_features(db: Database, coin_id: str) -> pd.DataFrame:
     sentiment = daily_sentiment(db, coin_id, active_version(load_settings().home))
     features = build_features(load_prices(db, coin_id), sentiment)
     with db.write() as con:
-        con.execute("DELETE FROM price_features WHERE coin_id = ?", [coin_id])
-        con.register("new_features", features[FEATURE_COLUMNS])
-        try:
-            con.execute("INSERT INTO price_features SELECT * FROM new_features")
-        finally:
-            con.unregister("new_features")
+        replace_rows(con, "price_features", features, FEATURE_COLUMNS, {"coin_id": coin_id})
     return features
 
 
@@ -116,11 +111,7 @@ def store_forecast(db: Database, model: PriceModel, points: pd.DataFrame) -> Non
         created_at=_now(),
     )
     with db.write() as con:
-        con.execute(
-            "DELETE FROM forecasts WHERE coin_id = ? AND forecast_date = ? AND model_version = ?",
-            [model.coin_id, origin, model.version],
-        )
-        _insert(
+        replace_rows(
             con,
             "forecasts",
             rows.rename(columns={"date": "target_date"}),
@@ -136,6 +127,7 @@ def store_forecast(db: Database, model: PriceModel, points: pd.DataFrame) -> Non
                 "interval",
                 "created_at",
             ],
+            {"coin_id": model.coin_id, "forecast_date": origin, "model_version": model.version},
         )
 
 
@@ -163,26 +155,10 @@ def store_backtest(db: Database, result: Backtest) -> None:
         created_at=_now(),
     )
     with db.write() as con:
-        con.execute(
-            "DELETE FROM forecast_backtests WHERE coin_id = ? AND model_version = ?",
-            [result.coin_id, result.model.version],
-        )
-        _insert(
+        replace_rows(
             con,
             "forecast_backtests",
             rows,
             ["coin_id", "model_version", *BACKTEST_SCORES, "created_at"],
+            {"coin_id": result.coin_id, "model_version": result.model.version},
         )
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]
-) -> None:
-    con.register("rows_to_insert", frame[columns])
-    try:
-        con.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"SELECT {', '.join(columns)} FROM rows_to_insert"
-        )
-    finally:
-        con.unregister("rows_to_insert")

@@ -1,21 +1,22 @@
-"""SQL analyses over `prices` (DuckDB), each rebuilt as a table in one transaction."""
+"""SQL analyses over `prices` (DuckDB or PostgreSQL), each rebuilt as a table in one transaction."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.prices.store import refresh_monthly_range
+from ecoin_assets.storage import Connection
+from ecoin_assets.storage.rows import replace_rows
 
 MONTHLY_AVG_SQL = """
     SELECT coin_id,
-           date_trunc('month', date)::DATE AS month,
+           CAST(date_trunc('month', date) AS DATE) AS month,
            avg(price_usd) AS avg_price_usd,
            count(*) AS days
     FROM prices
-    GROUP BY ALL
+    GROUP BY coin_id, CAST(date_trunc('month', date) AS DATE)
     ORDER BY coin_id, month
 """
 
@@ -26,7 +27,7 @@ LOSING_STREAK_SQL = """
     WITH daily AS (
         SELECT coin_id, date, price_usd,
                price_usd < lag(price_usd) OVER w
-                   AND lag(date) OVER w = date - INTERVAL 1 DAY AS fell,
+                   AND lag(date) OVER w = date - 1 AS fell,
                lead(price_usd, 1) OVER w AS p1, lead(date, 1) OVER w AS d1,
                lead(price_usd, 3) OVER w AS p3, lead(date, 3) OVER w AS d3,
                lead(price_usd, 7) OVER w AS p7, lead(date, 7) OVER w AS d7
@@ -46,16 +47,18 @@ LOSING_STREAK_SQL = """
     ),
     events AS (
         SELECT coin_id,
-               CASE WHEN d1 = date + INTERVAL 1 DAY THEN p1 - price_usd END AS rise_1d,
-               CASE WHEN d1 = date + INTERVAL 1 DAY THEN (p1 / price_usd - 1) * 100 END AS pct_1d,
-               CASE WHEN d3 = date + INTERVAL 3 DAY THEN (p3 / price_usd - 1) * 100 END AS pct_3d,
-               CASE WHEN d7 = date + INTERVAL 7 DAY THEN (p7 / price_usd - 1) * 100 END AS pct_7d
+               CASE WHEN d1 = date + 1 THEN p1 - price_usd END AS rise_1d,
+               CASE WHEN d1 = date + 1 THEN (p1 / price_usd - 1) * 100 END AS pct_1d,
+               CASE WHEN d3 = date + 3 THEN (p3 / price_usd - 1) * 100 END AS pct_3d,
+               CASE WHEN d7 = date + 7 THEN (p7 / price_usd - 1) * 100 END AS pct_7d
         FROM streaks WHERE streak > $min_streak
     ),
     latest AS (
-        SELECT coin_id, arg_max(market_cap_usd, date) AS market_cap_usd,
-               max(date) AS market_cap_date
-        FROM prices WHERE market_cap_usd IS NOT NULL GROUP BY coin_id
+        SELECT coin_id, market_cap_usd, date AS market_cap_date
+        FROM (SELECT coin_id, market_cap_usd, date,
+                     row_number() OVER (PARTITION BY coin_id ORDER BY date DESC) AS newest
+              FROM prices WHERE market_cap_usd IS NOT NULL) ranked
+        WHERE newest = 1
     ),
     coins AS (SELECT DISTINCT coin_id FROM prices)
     SELECT c.coin_id,
@@ -66,8 +69,8 @@ LOSING_STREAK_SQL = """
            avg(e.pct_7d) AS avg_7_day_rise_pct,
            avg(CASE WHEN e.pct_1d > 0 THEN 1.0 WHEN e.pct_1d IS NOT NULL THEN 0.0 END)
                AS share_next_day_up,
-           any_value(l.market_cap_usd) AS current_market_cap_usd,
-           any_value(l.market_cap_date) AS market_cap_date
+           min(l.market_cap_usd) AS current_market_cap_usd,
+           min(l.market_cap_date) AS market_cap_date
     FROM coins c
     LEFT JOIN events e USING (coin_id)
     LEFT JOIN latest l USING (coin_id)
@@ -76,42 +79,35 @@ LOSING_STREAK_SQL = """
 """
 
 
-def monthly_average(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def monthly_average(con: Connection) -> pd.DataFrame:
     return con.execute(MONTHLY_AVG_SQL).df()
 
 
-def losing_streak_rebound(con: duckdb.DuckDBPyConnection, min_streak: int = 3) -> pd.DataFrame:
+def losing_streak_rebound(con: Connection, min_streak: int = 3) -> pd.DataFrame:
     """Per coin: the average rise after it fell more than `min_streak` days in a row."""
     return con.execute(LOSING_STREAK_SQL, {"min_streak": min_streak}).df()
 
 
-def monthly_range(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def monthly_range(con: Connection) -> pd.DataFrame:
     return con.execute(
-        "SELECT * EXCLUDE (updated_at) FROM price_monthly_range ORDER BY coin_id, month"
+        "SELECT coin_id, month, min_price_usd, min_date, max_price_usd, max_date, days "
+        "FROM price_monthly_range ORDER BY coin_id, month"
     ).df()
 
 
-def _replace_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
-    con.register("analysis_frame", frame)
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM analysis_frame")
-    finally:
-        con.unregister("analysis_frame")
-
-
-def rebuild_monthly_average(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def rebuild_monthly_average(con: Connection) -> pd.DataFrame:
     frame = monthly_average(con)
-    _replace_table(con, "analysis_monthly_avg_price", frame)
+    replace_rows(con, "analysis_monthly_avg_price", frame)
     return frame
 
 
-def rebuild_losing_streak_rebound(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def rebuild_losing_streak_rebound(con: Connection) -> pd.DataFrame:
     frame = losing_streak_rebound(con)
-    _replace_table(con, "analysis_losing_streak_rebound", frame)
+    replace_rows(con, "analysis_losing_streak_rebound", frame)
     return frame
 
 
-def rebuild_monthly_range(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def rebuild_monthly_range(con: Connection) -> pd.DataFrame:
     """Recompute `price_monthly_range` for every coin (writes keep it current anyway)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     bounds = con.execute(

@@ -4,13 +4,13 @@ import warnings
 from collections.abc import Callable
 
 import dagster as dg
-import duckdb
 import pandas as pd
 
 from ecoin_assets.prices import analysis
 from ecoin_assets.prices.fetch import store_results
 from ecoin_assets.prices.partitions import coin_ranges, price_partitions
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore
+from ecoin_assets.storage import Connection
 
 DUCKDB_POOL = "duckdb"  # one DuckDB writer at a time (limit set in dagster.yaml)
 
@@ -76,7 +76,7 @@ def _table_result(frame: pd.DataFrame, table: str) -> dg.MaterializeResult:
 def _analysis_asset(
     name: str,
     table: str,
-    rebuild: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame],
+    rebuild: Callable[[Connection], pd.DataFrame],
     description: str,
 ) -> dg.AssetsDefinition:
     """An unpartitioned asset that rebuilds one SQL analysis table from `prices`."""

@@ -33,7 +33,7 @@ def prices_no_gaps(store: EcoinStore) -> dg.AssetCheckResult:
 def prices_no_duplicates(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:
         dupes = con.execute("""
-            SELECT coin_id, date, count(*) FROM prices GROUP BY ALL HAVING count(*) > 1
+            SELECT coin_id, date, count(*) FROM prices GROUP BY coin_id, date HAVING count(*) > 1
         """).fetchall()
     return dg.AssetCheckResult(passed=not dupes, metadata={"duplicate_keys": len(dupes)})
 
@@ -46,7 +46,9 @@ def prices_positive(store: EcoinStore) -> dg.AssetCheckResult:
         (bad,) = con.execute("""
             SELECT count(*) FROM prices
             WHERE NOT (price_usd > 0) OR market_cap_usd < 0 OR volume_usd < 0
-               OR isnan(price_usd) OR isinf(price_usd)
+               OR price_usd IN (CAST('NaN' AS DOUBLE PRECISION),
+                                CAST('Infinity' AS DOUBLE PRECISION),
+                                CAST('-Infinity' AS DOUBLE PRECISION))
         """).fetchone()
     return dg.AssetCheckResult(passed=bad == 0, metadata={"bad_rows": bad})
 

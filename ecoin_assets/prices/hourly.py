@@ -39,22 +39,20 @@ def store_hourly(
     frame = frame.assign(source=source, ingested_at=now)
     with db.write() as con:
         con.register("incoming_hourly", frame)
-        try:
-            con.execute(
-                f"""
-                INSERT INTO prices_hourly
-                SELECT {", ".join(HOURLY_COLUMNS)}, source, ingested_at FROM incoming_hourly
-                ON CONFLICT (coin_id, hour) DO UPDATE SET
-                    ts = excluded.ts,
-                    price_usd = excluded.price_usd,
-                    market_cap_usd = excluded.market_cap_usd,
-                    volume_usd = excluded.volume_usd,
-                    source = excluded.source,
-                    ingested_at = excluded.ingested_at
-                """
-            )
-        finally:
-            con.unregister("incoming_hourly")
+        con.execute(
+            f"""
+            INSERT INTO prices_hourly
+            SELECT {", ".join(HOURLY_COLUMNS)}, source, ingested_at FROM incoming_hourly
+            ON CONFLICT (coin_id, hour) DO UPDATE SET
+                ts = excluded.ts,
+                price_usd = excluded.price_usd,
+                market_cap_usd = excluded.market_cap_usd,
+                volume_usd = excluded.volume_usd,
+                source = excluded.source,
+                ingested_at = excluded.ingested_at
+            """
+        )
+        con.unregister("incoming_hourly")
     return len(frame)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-import duckdb
+from ecoin_assets.storage import Connection
 
 COVERAGE_SQL = """
     SELECT coin_id, min(date) AS first_date, max(date) AS last_date, count(*) AS rows,
-           datediff('day', min(date), max(date)) + 1 - count(*) AS missing_days,
+           max(date) - min(date) + 1 - count(*) AS missing_days,
            max(ingested_at) AS last_update
     FROM prices
     {where}
@@ -20,7 +20,7 @@ COVERAGE_SQL = """
 GAPS_SQL = """
     SELECT coin_id, prev_date + 1 AS gap_start, date - 1 AS gap_end
     FROM (SELECT coin_id, date, lag(date) OVER (PARTITION BY coin_id ORDER BY date) AS prev_date
-          FROM prices)
+          FROM prices) dated
     WHERE date - prev_date > 1
     ORDER BY coin_id, gap_start
 """
@@ -42,7 +42,7 @@ class CoinCoverage:
         }
 
 
-def coverage(con: duckdb.DuckDBPyConnection, coins: list[str] | None = None) -> list[CoinCoverage]:
+def coverage(con: Connection, coins: list[str] | None = None) -> list[CoinCoverage]:
     where, params = "", []
     if coins:
         where = f"WHERE coin_id IN ({', '.join('?' for _ in coins)})"
@@ -51,5 +51,5 @@ def coverage(con: duckdb.DuckDBPyConnection, coins: list[str] | None = None) -> 
     return [CoinCoverage(*row) for row in rows]
 
 
-def gaps(con: duckdb.DuckDBPyConnection) -> list[tuple[str, date, date]]:
+def gaps(con: Connection) -> list[tuple[str, date, date]]:
     return con.execute(GAPS_SQL).fetchall()

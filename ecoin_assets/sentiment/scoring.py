@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.sentiment.registry import Classifier
-from ecoin_assets.storage import Database
+from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
+from ecoin_assets.storage.sql import ratio
 
 BATCH = 1000
 
@@ -54,28 +54,26 @@ def score_rows(
     ]
 
 
-def write_scores(con: duckdb.DuckDBPyConnection, rows: list[tuple], now: datetime) -> None:
+def write_scores(con: Connection, rows: list[tuple], now: datetime) -> None:
     """Insert scores (skipping any already there) and refresh the minutes they touch."""
     if not rows:
         return
     insert_new_rows(con, "post_sentiment", rows)
     version = rows[0][1]
     con.register("scored_ids", pd.DataFrame({"post_id": [r[0] for r in rows]}))
-    try:
-        touched = con.execute(
-            """
-            SELECT DISTINCT t.topic, date_trunc('minute', p.created_at)
-            FROM scored_ids s JOIN posts p USING (post_id) JOIN post_topics t USING (post_id)
-            WHERE p.created_at IS NOT NULL
-            """
-        ).fetchall()
-    finally:
-        con.unregister("scored_ids")
+    touched = con.execute(
+        """
+        SELECT DISTINCT t.topic, date_trunc('minute', p.created_at)
+        FROM scored_ids s JOIN posts p USING (post_id) JOIN post_topics t USING (post_id)
+        WHERE p.created_at IS NOT NULL
+        """
+    ).fetchall()
+    con.unregister("scored_ids")
     refresh_minutes(con, touched, version, now)
 
 
 def refresh_minutes(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     touched: Iterable[tuple[str, datetime]],
     version: str,
     now: datetime,
@@ -85,34 +83,33 @@ def refresh_minutes(
     if frame.empty:
         return
     con.register("touched_minutes", frame)
-    try:  # one set-based pass: a first ingestion can touch thousands of minutes
-        con.execute(
-            "DELETE FROM topic_minute_sentiment s USING touched_minutes x "
-            "WHERE s.topic = x.topic AND s.minute = x.minute AND s.model_version = ?",
-            [version],
-        )
-        con.execute(
-            """
-            INSERT INTO topic_minute_sentiment
-            SELECT x.topic, x.minute, ?, count(*),
-                   count(*) FILTER (WHERE s.label = 'negative'),
-                   count(*) FILTER (WHERE s.label = 'neutral'),
-                   count(*) FILTER (WHERE s.label = 'positive'),
-                   avg(s.score),
-                   avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END),
-                   avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END),
-                   avg(s.score) * ln(1 + count(*)),
-                   ?
-            FROM touched_minutes x
-            JOIN post_topics t ON t.topic = x.topic
-            JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
-            JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-            GROUP BY x.topic, x.minute
-            """,
-            [version, now, version],
-        )
-    finally:
-        con.unregister("touched_minutes")
+    # one set-based pass: a first ingestion can touch thousands of minutes
+    con.execute(
+        "DELETE FROM topic_minute_sentiment s USING touched_minutes x "
+        "WHERE s.topic = x.topic AND s.minute = x.minute AND s.model_version = ?",
+        [version],
+    )
+    con.execute(
+        """
+        INSERT INTO topic_minute_sentiment
+        SELECT x.topic, x.minute, ?, count(*),
+               count(*) FILTER (WHERE s.label = 'negative'),
+               count(*) FILTER (WHERE s.label = 'neutral'),
+               count(*) FILTER (WHERE s.label = 'positive'),
+               avg(s.score),
+               avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END),
+               avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END),
+               avg(s.score) * ln(1 + count(*)),
+               ?
+        FROM touched_minutes x
+        JOIN post_topics t ON t.topic = x.topic
+        JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
+        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+        GROUP BY x.topic, x.minute
+        """,
+        [version, now, version],
+    )
+    con.unregister("touched_minutes")
 
 
 def pending(db: Database, version: str, limit: int = BATCH) -> list[tuple[int, str]]:
@@ -169,7 +166,7 @@ def window_sentiment(
 
 
 def window_totals(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     version: str,
     start: datetime,
     end: datetime,
@@ -180,9 +177,9 @@ def window_totals(
         f"""
         SELECT topic, sum(scored) AS scored,
                sum(mean_sentiment * scored) / sum(scored) AS mean_sentiment,
-               sum(negative) / sum(scored) AS share_negative,
-               sum(neutral) / sum(scored) AS share_neutral,
-               sum(positive) / sum(scored) AS share_positive,
+               {ratio("sum(negative)", "sum(scored)")} AS share_negative,
+               {ratio("sum(neutral)", "sum(scored)")} AS share_neutral,
+               {ratio("sum(positive)", "sum(scored)")} AS share_positive,
                sum(mean_sentiment * scored) / sum(scored) * ln(1 + sum(scored))
                    AS weighted_sentiment
         FROM topic_minute_sentiment
@@ -203,7 +200,7 @@ def daily_sentiment(db: Database, topic: str, version: str) -> pd.DataFrame:
                sum(mean_sentiment * scored) / sum(scored) AS sentiment_mean,
                sum(scored) AS posts
         FROM topic_minute_sentiment WHERE topic = ? AND model_version = ?
-        GROUP BY ALL ORDER BY date
+        GROUP BY topic, CAST(minute AS DATE) ORDER BY date
         """,
         [topic, version],
     )

@@ -123,7 +123,7 @@ class ForecastServer:
 
     def _read(self, sql: str, params: list):
         if not self.db.exists():
-            raise NotReadyError(f"the database {self.db.path} does not exist yet")
+            raise NotReadyError(f"the database {self.db.label} does not exist yet")
         try:
             return self.db.query_df(sql, params)
         except UserError as exc:  # busy beyond the bound
@@ -131,9 +131,10 @@ class ForecastServer:
 
     def _price_stamp(self, coin: str) -> tuple:
         row = self._read(
-            "SELECT max(date) AS last, arg_max(price_usd, date) AS price, count(*) AS n "
-            "FROM prices WHERE coin_id = ?",
-            [coin],
+            "SELECT max(date) AS last, "
+            "(SELECT price_usd FROM prices WHERE coin_id = ? ORDER BY date DESC LIMIT 1) AS price, "
+            "count(*) AS n FROM prices WHERE coin_id = ?",
+            [coin, coin],
         ).iloc[0]
         if not row["n"]:
             raise NotReadyError(f"no prices of {coin} are stored yet")
@@ -157,8 +158,9 @@ class ForecastServer:
             return self._backtests[1]
         try:
             frame = self._read(
-                "SELECT coin_id, " + ", ".join(BACKTEST_SCORES) + " FROM forecast_backtests "
-                "QUALIFY created_at = max(created_at) OVER (PARTITION BY coin_id) "
+                "SELECT coin_id, " + ", ".join(BACKTEST_SCORES) + " FROM ("
+                "SELECT *, max(created_at) OVER (PARTITION BY coin_id) AS newest "
+                "FROM forecast_backtests) ranked WHERE created_at = newest "
                 "ORDER BY coin_id, horizon",
                 [],
             )

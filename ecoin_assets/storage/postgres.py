@@ -308,6 +308,8 @@ class PgResult:
 class PgConnection:
     """The subset of DuckDB's connection API that ecoin uses, on a psycopg2 connection."""
 
+    dialect = "postgres"
+
     def __init__(self, raw: psycopg2.extensions.connection) -> None:
         self.raw = raw
 

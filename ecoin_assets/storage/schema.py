@@ -63,6 +63,27 @@ TABLES: dict[str, str] = {
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, month)
         )""",
+    # The SQL analyses of prices/analysis.py, rebuilt whole by their assets.
+    "analysis_monthly_avg_price": """
+        CREATE TABLE IF NOT EXISTS analysis_monthly_avg_price (
+            coin_id VARCHAR NOT NULL,
+            month DATE NOT NULL,
+            avg_price_usd DOUBLE NOT NULL,
+            days BIGINT NOT NULL,
+            PRIMARY KEY (coin_id, month)
+        )""",
+    "analysis_losing_streak_rebound": """
+        CREATE TABLE IF NOT EXISTS analysis_losing_streak_rebound (
+            coin_id VARCHAR PRIMARY KEY,
+            events BIGINT NOT NULL,
+            avg_next_day_rise_usd DOUBLE,
+            avg_next_day_rise_pct DOUBLE,
+            avg_3_day_rise_pct DOUBLE,
+            avg_7_day_rise_pct DOUBLE,
+            share_next_day_up DOUBLE,
+            current_market_cap_usd DOUBLE,
+            market_cap_date DATE
+        )""",
     # Per coin and day: what the forecaster sees (rebuilt per coin by the features asset).
     "price_features": """
         CREATE TABLE IF NOT EXISTS price_features (

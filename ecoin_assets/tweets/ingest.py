@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import duckdb
 import pandas as pd
 
 from ecoin_assets.sources.x import SearchResult, Tweet, XSource
-from ecoin_assets.storage import Database
+from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
 from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
 
@@ -50,7 +49,7 @@ def read_cursors(db: Database, topics: Sequence[str]) -> dict[str, int]:
     return {t: n for t, n in rows if t in topics}
 
 
-def _recent_keys(con: duckdb.DuckDBPyConnection, now: datetime) -> set[str]:
+def _recent_keys(con: Connection, now: datetime) -> set[str]:
     rows = con.execute(
         "SELECT text_clean FROM posts WHERE keep AND created_at >= ?", [now - DEDUP_WINDOW]
     ).fetchall()
@@ -140,21 +139,17 @@ def ingest_once(
     return result
 
 
-def _known_ids(con: duckdb.DuckDBPyConnection, ids: list[int]) -> set[int]:
+def _known_ids(con: Connection, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     con.register("candidate_ids", pd.DataFrame({"post_id": ids}))
-    try:
-        rows = con.execute(
-            "SELECT post_id FROM posts JOIN candidate_ids USING (post_id)"
-        ).fetchall()
-    finally:
-        con.unregister("candidate_ids")
+    rows = con.execute("SELECT post_id FROM posts JOIN candidate_ids USING (post_id)").fetchall()
+    con.unregister("candidate_ids")
     return {r[0] for r in rows}
 
 
 def _refresh_minutes(
-    con: duckdb.DuckDBPyConnection, tweets: list[Tweet], links: set[tuple[int, str]], now: datetime
+    con: Connection, tweets: list[Tweet], links: set[tuple[int, str]], now: datetime
 ) -> None:
     """Recount `topic_minute_stats` for the (topic, minute) pairs this batch touched."""
     created = {t.id: t.created_at for t in tweets if t.created_at}
@@ -166,21 +161,20 @@ def _refresh_minutes(
     if not touched:
         return
     con.register("touched_minutes", pd.DataFrame(sorted(touched), columns=["topic", "minute"]))
-    try:  # one set-based pass: a first ingestion can touch thousands of minutes
-        con.execute(
-            "DELETE FROM topic_minute_stats s USING touched_minutes x "
-            "WHERE s.topic = x.topic AND s.minute = x.minute"
-        )
-        con.execute(
-            """
-            INSERT INTO topic_minute_stats
-            SELECT x.topic, x.minute, count(*), count(*) FILTER (WHERE p.keep), ?
-            FROM touched_minutes x
-            JOIN post_topics t ON t.topic = x.topic
-            JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
-            GROUP BY x.topic, x.minute
-            """,
-            [now],
-        )
-    finally:
-        con.unregister("touched_minutes")
+    # one set-based pass: a first ingestion can touch thousands of minutes
+    con.execute(
+        "DELETE FROM topic_minute_stats s USING touched_minutes x "
+        "WHERE s.topic = x.topic AND s.minute = x.minute"
+    )
+    con.execute(
+        """
+        INSERT INTO topic_minute_stats
+        SELECT x.topic, x.minute, count(*), count(*) FILTER (WHERE p.keep), ?
+        FROM touched_minutes x
+        JOIN post_topics t ON t.topic = x.topic
+        JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
+        GROUP BY x.topic, x.minute
+        """,
+        [now],
+    )
+    con.unregister("touched_minutes")
