@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 import requests
+from ecoin_cli import run_ecoin
 
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.market import midnight_ms
@@ -23,13 +24,7 @@ def ecoin(tmp_path, sandbox):
     env.update(ECOIN_HOME=str(tmp_path / "home"), COINGECKO_API_URL=sandbox.api_url)
 
     def run(*args: str, ok: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ecoin_assets", *args],
-            env=env | extra_env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        proc = run_ecoin(*args, env=env | extra_env, timeout=180)
         if ok:
             assert proc.returncode == 0, proc.stderr
         return proc

@@ -1,13 +1,11 @@
 """Forecasting end to end: Dagster assets over sandbox prices, then the CLI in new processes."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 
 import dagster as dg
 import pytest
+from ecoin_cli import run_ecoin
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.definitions import defs
@@ -17,16 +15,6 @@ from ecoin_assets.sources.coingecko import CoinGeckoClient, DailyPoint
 from ecoin_assets.storage import Database
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-def ecoin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ecoin_assets", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -79,7 +67,7 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
     assert [m for m, *_ in compared] == ["linear regression", "naive", "neuralprophet"]
     assert len({tuple(row[1:]) for row in compared}) == 1  # the same origins for all three
 
-    proc = ecoin("forecast", "predict", "--coin", "solana", "--horizon", "14", "--json")
+    proc = run_ecoin("forecast", "predict", "--coin", "solana", "--horizon", "14", "--json")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # no training, no warnings, no progress bars
     predicted = json.loads(proc.stdout)
@@ -92,15 +80,15 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
 
 
 def test_cli_train_and_backtest(db):
-    proc = ecoin("forecast", "train", "--coin", "solana", "--horizon", "7")
+    proc = run_ecoin("forecast", "train", "--coin", "solana", "--horizon", "7")
     assert proc.returncode == 0, proc.stderr
     assert "forecasts up to 7 days" in proc.stdout
-    too_far = ecoin("forecast", "predict", "--coin", "solana", "--horizon", "8")
+    too_far = run_ecoin("forecast", "predict", "--coin", "solana", "--horizon", "8")
     assert too_far.returncode == 1 and "retrain it" in too_far.stderr
-    table = ecoin("forecast", "predict", "--coin", "solana", "--horizon", "3")
+    table = run_ecoin("forecast", "predict", "--coin", "solana", "--horizon", "3")
     assert table.returncode == 0 and "80% interval" in table.stdout
 
-    proc = ecoin("forecast", "backtest", "--coin", "solana", "--horizon", "7", "--json")
+    proc = run_ecoin("forecast", "backtest", "--coin", "solana", "--horizon", "7", "--json")
     assert proc.returncode == 0, proc.stderr
     scores = json.loads(proc.stdout)
     assert {"mae", "mape", "mase", "naive_mae", "interval", "coverage", "n_origins"} <= set(scores)
@@ -132,7 +120,7 @@ def test_cli_errors_are_one_clear_line(args, message):
             ),
             source="test",
         )
-    proc = ecoin(*args)
+    proc = run_ecoin(*args)
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line, proc.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from ecoin_cli import run_ecoin
 from fakes import FakeClock
 
 from ecoin_assets.analysis.publish import snapshot_path
@@ -218,13 +218,7 @@ def test_cli_fetch_hourly_then_correlate_hourly(tmp_path, sandbox):
     env.update(ECOIN_HOME=str(tmp_path / "home"), COINGECKO_API_URL=sandbox.api_url)
 
     def ecoin(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "ecoin_assets", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        return run_ecoin(*args, env=env, timeout=180)
 
     done = ecoin("prices", "fetch-hourly", "--coin", "bitcoin", "--days", "2")
     assert done.returncode == 0, done.stderr

@@ -8,14 +8,12 @@ snapshot and the forecast service. Nothing here touches a DuckDB file of the pip
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
+from ecoin_cli import run_ecoin
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.dashboard.snapshot import read_snapshot
@@ -40,16 +38,6 @@ def _meta(result: dg.ExecuteInProcessResult, node: str) -> dict:
     return {k: v.value for k, v in result.asset_materializations_for_node(node)[0].metadata.items()}
 
 
-def _ecoin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ecoin_assets", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture
 def pg_pipeline(monkeypatch, postgres_database_url, sandbox, x_sandbox_factory, ecoin_home):
     """Settings for one coin and topic: CoinGecko and X sandboxes, the data in PostgreSQL."""
@@ -70,7 +58,9 @@ def test_the_demo_pipeline_runs_on_postgresql(pg_pipeline):
     start = today - timedelta(days=3 * 365)  # a backtest needs 941 days
 
     # prices (CLI path for the history), then Dagster's partitions with their checks
-    fetched = _ecoin("prices", "fetch", "--coin", COIN, "--start", str(start), "--end", str(today))
+    fetched = run_ecoin(
+        "prices", "fetch", "--coin", COIN, "--start", str(start), "--end", str(today)
+    )
     assert fetched.returncode == 0, fetched.stderr
     with dg.DagsterInstance.ephemeral() as instance:
         (prices,) = backfill_prices(defs, instance, [COIN], today - timedelta(days=30), today)
@@ -129,16 +119,18 @@ def test_the_demo_pipeline_runs_on_postgresql(pg_pipeline):
     assert not (load_settings().db_path).exists()  # no DuckDB file was made on the side
 
     # the readers: CLI, dashboard snapshot, forecast service
-    status = _ecoin("status", "--json")
+    status = run_ecoin("status", "--json")
     assert status.returncode == 0, status.stderr
     stored = json.loads(status.stdout)
     assert "***" in stored["database"] or stored["database"].startswith("postgresql://")
     assert stored["coins"][0]["missing_days"] == 0
-    exported = _ecoin("tweets", "export", "--topic", COIN, "--format", "jsonl")
+    exported = run_ecoin("tweets", "export", "--topic", COIN, "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
     first = json.loads(exported.stdout.splitlines()[0])
     assert first["topics"] == [COIN]
-    analysed = _ecoin("analysis", "correlation", "--coin", COIN, "--topic", COIN, "--freq", "hour")
+    analysed = run_ecoin(
+        "analysis", "correlation", "--coin", COIN, "--topic", COIN, "--freq", "hour"
+    )
     assert analysed.returncode == 0, analysed.stderr
 
     home = load_settings().home

@@ -26,6 +26,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+from ecoin_cli import run_ecoin
 from fakes import FakeClock
 
 from ecoin_assets.analysis.service import compare_models
@@ -307,12 +308,8 @@ SECRET = "tok-SECRET-4f1c9a"
 
 
 def _ecoin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ecoin_assets", "report", *args],
-        env=dict(os.environ, X_BEARER_TOKEN=SECRET, COINGECKO_DEMO_API_KEY=SECRET),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_ecoin(
+        "report", *args, env=dict(os.environ, X_BEARER_TOKEN=SECRET, COINGECKO_DEMO_API_KEY=SECRET)
     )
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from ecoin_cli import run_ecoin
 
 from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.sandbox.faults import FaultConfig
@@ -146,13 +147,7 @@ def test_cli_ingest_and_export(x_server, tmp_path):
     env = dict(os.environ, X_API_URL=server.url, ECOIN_HOME=str(tmp_path / "home"))
 
     def ecoin(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "ecoin_assets", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_ecoin(*args, env=env, timeout=120)
 
     proc = ecoin("tweets", "ingest", "--topic", "bitcoin", "--once", "--json")
     assert proc.returncode == 0, proc.stderr
