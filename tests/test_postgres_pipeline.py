@@ -8,8 +8,10 @@ snapshot and the forecast service. Nothing here touches a DuckDB file of the pip
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -149,3 +151,25 @@ def test_the_demo_pipeline_runs_on_postgresql(pg_pipeline):
     assert len(answer["points"]) == 7
     assert answer["last_price_date"] == str(today)
     assert server.coins()[0]["backtest"]
+
+
+# SQL that DuckDB accepts and PostgreSQL does not (deploy/STORAGE.md has the portable forms)
+DUCKDB_ONLY = re.compile(
+    r"GROUP BY ALL|\barg_(?:max|min)\(|\bQUALIFY\b|\bEXCLUDE\s*\(|CREATE OR REPLACE"
+    r"|\blist_sort\(|\bdatediff\(|\bisnan\(|\bisinf\(|\bany_value\(|\bto_minutes\("
+    r"|\btime_bucket\((?!con,)|INTERVAL \d"
+)
+# the storage layer itself, and the published snapshot (a DuckDB file whatever the backend)
+DUCKDB_FILES = {"analysis/publish.py", "serving/analysis.py", "storage/sql.py", "storage/db.py"}
+
+
+def test_no_duckdb_only_sql_outside_the_storage_layer():
+    package = Path(__file__).resolve().parents[1] / "ecoin_assets"
+    found = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path.relative_to(package).as_posix() not in DUCKDB_FILES
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if DUCKDB_ONLY.search(line) and "np.isnan" not in line
+    ]
+    assert not found, "\n".join(found)
