@@ -71,14 +71,15 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     """Run the system on the sandbox: prices, analyses, forecasts, sentiment, the Dagster UI,
     the BentoML services and the live dashboard.
 
-    Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into
-    DuckDB, materializes the `prices` partitions of the last --dagster-days days, the SQL
-    analyses and, per coin, features, model, backtest and forecasts in Dagster (checks
-    included), renders the coin and sentiment reports (HTML under $ECOIN_HOME/reports),
-    then serves `dagster dev` on 127.0.0.1:PORT, whose daemon runs the X sensor:
-    sandbox posts stream into DuckDB while it runs, serves the forecast and sentiment
-    models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, and the live dashboard on
-    http://127.0.0.1:5006/app.
+    Starts the CoinGecko sandbox (in sandbox mode), fetches every coin's history into the
+    database (the DuckDB file, or PostgreSQL when ECOIN_DATABASE_URL is set), materializes
+    the `prices` partitions of the last --dagster-days days, the SQL analyses and, per coin,
+    features, model, backtest and forecasts in Dagster (checks included), ingests the past
+    week of X posts, computes the sentiment-price correlation, renders the coin and
+    sentiment reports (HTML under $ECOIN_HOME/reports), then serves `dagster dev` on
+    127.0.0.1:PORT, whose daemon runs the X sensor: sandbox posts stream into the database
+    while it runs, serves the forecast and sentiment models with BentoML on 127.0.0.1:3001
+    and 127.0.0.1:3002, and the live dashboard on http://127.0.0.1:5006/app.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
