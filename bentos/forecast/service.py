@@ -73,7 +73,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-@bentoml.service(name="ecoin-forecast", workers=1, traffic={"timeout": 60})
+# `concurrency`: the requests in flight one replica serves within the latency target (cached
+# forecasts, benchmarks/serving_bench.py); BentoCloud's autoscaler adds replicas above it
+@bentoml.service(name="ecoin-forecast", workers=1, traffic={"timeout": 60, "concurrency": 32})
 class Forecast:
     bundle = bentoml.models.BentoModel(
         os.environ.get(SERVICES["forecast"].model_env) or f"{BENTO_MODEL_NAME}:latest"
