@@ -103,9 +103,9 @@ def _stop(server: CoinGeckoSandbox) -> None:
     server.server_close()
 
 
-@pytest.fixture
-def x_sandbox_factory() -> Iterator[Callable[..., XSandbox]]:
-    """Start X sandboxes on free ports (with a `FakeClock` unless given a clock)."""
+def _x_sandboxes() -> Iterator[Callable[..., XSandbox]]:
+    """Start X sandboxes on free ports (with a `FakeClock` unless given a clock); all are
+    shut down when the generator resumes."""
     servers: list[XSandbox] = []
 
     def make(**kwargs) -> XSandbox:
@@ -119,6 +119,18 @@ def x_sandbox_factory() -> Iterator[Callable[..., XSandbox]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def x_sandbox_factory() -> Iterator[Callable[..., XSandbox]]:
+    """X sandboxes for one test."""
+    yield from _x_sandboxes()
+
+
+@pytest.fixture(scope="module")
+def x_sandbox_module_factory() -> Iterator[Callable[..., XSandbox]]:
+    """X sandboxes for a module's shared data (they stop with the module)."""
+    yield from _x_sandboxes()
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ def _ingest_posts(db: Database, home: Path, x_sandbox_factory) -> None:
 
 
 @pytest.fixture(scope="module")
-def template_home(tmp_path_factory: pytest.TempPathFactory, x_sandbox_module) -> Path:
+def template_home(tmp_path_factory: pytest.TempPathFactory, x_sandbox_module_factory) -> Path:
     home = tmp_path_factory.mktemp("reports-home")
     db = Database(home / "ecoin.duckdb")
     prices = _prices()
@@ -124,27 +124,8 @@ def template_home(tmp_path_factory: pytest.TempPathFactory, x_sandbox_module) ->
     )
     store_backtest(db, backtest)
     compare_models(db, COIN)
-    _ingest_posts(db, home, x_sandbox_module)
+    _ingest_posts(db, home, x_sandbox_module_factory)
     return home
-
-
-@pytest.fixture(scope="module")
-def x_sandbox_module():
-    """`x_sandbox_factory` for the module-scoped data (servers stop with the module)."""
-    from ecoin_assets.sources.sandbox.x import XSandbox
-
-    servers: list[XSandbox] = []
-
-    def make(**kwargs) -> XSandbox:
-        server = XSandbox(port=0, **kwargs)
-        server.serve_in_thread()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
