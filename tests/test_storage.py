@@ -941,3 +941,61 @@ def test_same_store_code_on_postgres_through_the_environment(
     upsert(db, BTC_JAN)
     assert db.dialect == "postgres"
     assert [r[:5] for r in prices_of(Database(postgres_database_url))] == BTC_JAN
+
+
+# --- shared row writes and dialect helpers (storage/rows.py, storage/sql.py) -----------------
+def test_frames_with_only_nulls_in_a_column_insert_on_both_backends(db):
+    from ecoin_assets.storage.rows import insert_new_rows, replace_rows
+
+    frame = pd.DataFrame(
+        {
+            "coin_id": ["bitcoin", "bitcoin"],
+            "month": [date(2024, 1, 1), date(2024, 2, 1)],
+            "avg_price_usd": [1.0, 2.0],
+            "days": [31, 29],
+        }
+    )
+    streak = pd.DataFrame({"coin_id": ["bitcoin"], "events": [0], "market_cap_date": [None]})
+    with db.write() as con:
+        replace_rows(con, "analysis_monthly_avg_price", frame)
+        replace_rows(con, "analysis_losing_streak_rebound", streak)
+        replace_rows(con, "analysis_monthly_avg_price", frame.iloc[1:], key={"coin_id": "bitcoin"})
+        insert_new_rows(con, "post_topics", [(1, "bitcoin"), (1, "bitcoin"), (2, "ethereum")])
+    assert db.query("SELECT month, days FROM analysis_monthly_avg_price ORDER BY month") == [
+        (date(2024, 2, 1), 29)
+    ]
+    assert db.query("SELECT coin_id, market_cap_date FROM analysis_losing_streak_rebound") == [
+        ("bitcoin", None)
+    ]
+    assert db.query("SELECT post_id, topic FROM post_topics ORDER BY 1") == [
+        (1, "bitcoin"),
+        (2, "ethereum"),
+    ]
+
+
+def test_hourly_points_without_market_cap_or_volume_on_both_backends(db):
+    from ecoin_assets.prices.hourly import store_hourly
+    from ecoin_assets.sources.coingecko import HourlyPoint
+
+    points = [
+        HourlyPoint(
+            "bitcoin", datetime(2026, 1, 1, h), datetime(2026, 1, 1, h, 0, 37), 1.0 + h, None, None
+        )
+        for h in range(3)
+    ]
+    assert store_hourly(db, points, source="test") == 3
+    assert db.query(
+        "SELECT count(*), count(market_cap_usd), sum(price_usd) FROM prices_hourly"
+    ) == [(3, 0, 6.0)]
+
+
+def test_time_buckets_and_ratios_agree_on_both_backends(db):
+    from ecoin_assets.storage.sql import ratio, time_bucket
+
+    with db.read() as con:
+        rows = con.execute(
+            f"SELECT {time_bucket(con, 'ts')}, {ratio('n', 'd')} "
+            "FROM (SELECT CAST(? AS TIMESTAMP) AS ts, 1 AS n, 4 AS d) t",
+            [10, datetime(2026, 1, 1, 12, 37, 5)],
+        ).fetchall()
+    assert rows == [(datetime(2026, 1, 1, 12, 30), 0.25)]

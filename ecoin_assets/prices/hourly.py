@@ -36,6 +36,9 @@ def store_hourly(
         return 0
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     frame = pd.DataFrame([{c: getattr(p, c) for c in HOURLY_COLUMNS} for p in points])
+    # numbers as float64: a column of only None would have no type (NaN is stored as NULL)
+    values = ["price_usd", "market_cap_usd", "volume_usd"]
+    frame[values] = frame[values].astype("float64")
     frame = frame.assign(source=source, ingested_at=now)
     with db.write() as con:
         con.register("incoming_hourly", frame)
