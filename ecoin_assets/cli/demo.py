@@ -42,6 +42,18 @@ def _say(text: str) -> None:
     click.echo(f"[demo] {text}", err=True)
 
 
+def _run_job(defs, instance, job: str, asset: str, what: str) -> dict:
+    """Run a Dagster job in process; the metadata `asset` was materialized with."""
+    from ecoin_assets.prices.backfill import QUIET
+
+    result = defs.resolve_job_def(job).execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False
+    )
+    if not result.success:
+        raise UserError(f"the {what} run failed; see the Dagster UI")
+    return result.asset_materializations_for_node(asset)[0].metadata
+
+
 @click.command()
 @click.option(
     "--start",
@@ -180,35 +192,22 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                     f"80% interval coverage {bt['coverage_7d'].value:.0%}"
                 )
             _say("registering the sentiment model and scoring stored posts")
-            result = defs.resolve_job_def("sentiment_job").execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False
-            )
-            if not result.success:
-                raise UserError("the sentiment run failed; see the Dagster UI")
-            model = result.asset_materializations_for_node("sentiment_model")[0].metadata
+            model = _run_job(defs, instance, "sentiment_job", "sentiment_model", "sentiment")
             _say(
                 f"  sentiment model {model['model_version'].value}: macro-recall "
                 f"{model['macro_recall'].value:.3f} on the seed test set"
             )
             _say("ingesting and scoring the X posts of the past week (x_posts)")
-            result = defs.resolve_job_def("x_ingest_job").execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False
-            )
-            if not result.success:
-                raise UserError("the X ingestion run failed; see the Dagster UI")
-            posts = result.asset_materializations_for_node("x_posts")[0].metadata
+            posts = _run_job(defs, instance, "x_ingest_job", "x_posts", "X ingestion")
             _say(
                 f"  {posts['stored'].value} posts stored, {posts['scored'].value} scored, "
                 f"{posts['api_calls'].value} API calls"
             )
-            result = defs.resolve_job_def("correlation_job").execute_in_process(
-                instance=instance, run_config=QUIET, raise_on_error=False
+            meta = _run_job(
+                defs, instance, "correlation_job", "sentiment_price_correlation", "correlation"
             )
-            if not result.success:
-                raise UserError("the correlation run failed; see the Dagster UI")
-            meta = result.asset_materializations_for_node("sentiment_price_correlation")[0]
             for freq in ("hourly", "daily"):
-                for coin, best in meta.metadata[f"best_lag_vs_returns_{freq}"].value.items():
+                for coin, best in meta[f"best_lag_vs_returns_{freq}"].value.items():
                     _say(f"  {freq} sentiment vs returns, {coin}: {best}")
             from ecoin_assets.reports.assets import materialize_reports
 

@@ -25,6 +25,16 @@ from ecoin_assets.prices.hourly import MAX_DAYS, fetch_hourly
 from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.sources.coingecko import ApiAnswer, CoinGeckoClient, FetchResult
 
+# `--coin ID`, repeatable, for the commands that fetch from CoinGecko
+coins_option = click.option(
+    "--coin",
+    "coins",
+    multiple=True,
+    required=True,
+    metavar="ID",
+    help="CoinGecko coin id, e.g. bitcoin (repeat for several coins).",
+)
+
 
 @click.group()
 def prices() -> None:
@@ -40,14 +50,7 @@ def _summary_line(summary) -> str:
 
 
 @prices.command()
-@click.option(
-    "--coin",
-    "coins",
-    multiple=True,
-    required=True,
-    metavar="ID",
-    help="CoinGecko coin id, e.g. bitcoin (repeat for several coins).",
-)
+@coins_option
 @click.option("--start", required=True, metavar="YYYY-MM-DD", help="First day (UTC).")
 @click.option("--end", metavar="YYYY-MM-DD", help="Last day (UTC); default: the start day only.")
 @click.option(
@@ -220,14 +223,7 @@ def export(
 
 
 @prices.command("fetch-hourly")
-@click.option(
-    "--coin",
-    "coins",
-    multiple=True,
-    required=True,
-    metavar="ID",
-    help="CoinGecko coin id, e.g. bitcoin (repeat for several coins).",
-)
+@coins_option
 @click.option(
     "--days",
     default=7.0,

@@ -16,6 +16,7 @@ import pandas as pd
 from ecoin_assets.errors import UserError
 from ecoin_assets.sources.coingecko import ApiAnswer, CoinGeckoClient, HourlyPoint
 from ecoin_assets.storage import Database
+from ecoin_assets.storage.sql import feed_columns
 
 MAX_DAYS = 365
 HOURLY_COLUMNS = ["coin_id", "hour", "ts", "price_usd", "market_cap_usd", "volume_usd"]
@@ -36,16 +37,15 @@ def store_hourly(
         return 0
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     frame = pd.DataFrame([{c: getattr(p, c) for c in HOURLY_COLUMNS} for p in points])
-    # numbers as float64: a column of only None would have no type (NaN is stored as NULL)
-    values = ["price_usd", "market_cap_usd", "volume_usd"]
-    frame[values] = frame[values].astype("float64")
     frame = frame.assign(source=source, ingested_at=now)
     with db.write() as con:
+        # typed per column: a market cap or volume of only None must still store as NULL
+        select = feed_columns(con, "prices_hourly", list(frame.columns))
         con.register("incoming_hourly", frame)
         con.execute(
             f"""
-            INSERT INTO prices_hourly
-            SELECT {", ".join(HOURLY_COLUMNS)}, source, ingested_at FROM incoming_hourly
+            INSERT INTO prices_hourly ({", ".join(frame.columns)})
+            SELECT {select} FROM incoming_hourly
             ON CONFLICT (coin_id, hour) DO UPDATE SET
                 ts = excluded.ts,
                 price_usd = excluded.price_usd,
