@@ -7,11 +7,16 @@ evaluates them and VADER on its validation split, and evaluates the out-of-the-b
 macro-averaged recall (TweetEval's official metric), macro-F1, accuracy and posts/second of
 classification (cleaning included) on this machine.
 
-    .venv/bin/python benchmarks/sentiment_bench.py [FOLDER]
+`--layers 1,2,3,4,5,6` instead trains and evaluates the ecoin model once per encoder depth
+(the first N transformer layers of all-MiniLM-L6-v2; the default encoder keeps 3) and prints
+its quality beside the milliseconds one core takes to encode a post.
+
+    .venv/bin/python benchmarks/sentiment_bench.py [FOLDER] [--layers 1,2,3,4,5,6]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -30,8 +35,52 @@ def _row(name: str, labels, predictions, seconds: float, n: int) -> dict:
     return {"model": name, **metrics, "posts_per_second": n / max(seconds, 1e-9)}
 
 
+def _print_table(rows: list[dict], n: int, extra: str = "") -> None:
+    print(f"\nTweetEval validation split, n={n}, {os.cpu_count()} CPU cores\n")
+    print(f"| model | macro-recall | macro-F1 | accuracy | posts/s |{extra}")
+    print("|---|---|---|---|---|" + "---|" * bool(extra))
+    for r in rows:
+        print(
+            f"| {r['model']} | {r['macro_recall']:.3f} | {r['macro_f1']:.3f} | "
+            f"{r['accuracy']:.3f} | {r['posts_per_second']:.0f} |"
+            + (f" {r['encode_ms']:.2f} |" if extra else "")
+        )
+
+
+def _depth_sweep(train_set, val, depths: list[int]) -> list[dict]:
+    """The ecoin model trained once per encoder depth; encode_ms: one post on one core."""
+    from ecoin_assets.sentiment import registry
+    from ecoin_assets.sentiment.encoder import SentenceEncoder, encoder_identity
+    from ecoin_assets.sentiment.model import train
+    from ecoin_assets.tweets.preprocess import clean_text
+
+    rows = []
+    clean = [clean_text(t) for t in val.texts[:500]]
+    with tempfile.TemporaryDirectory() as tmp:
+        for layers in depths:
+            cache, identity = registry.encoder_cache(Path(tmp)), encoder_identity(layers)
+            encoder = SentenceEncoder(cache, identity=identity)
+            model = train(train_set, encoder)
+            started = time.perf_counter()
+            predictions = model.predict_proba(val.texts, encoder).argmax(axis=1)
+            seconds = time.perf_counter() - started
+            row = _row(
+                f"{identity} ({layers} of 6 layers)", val.labels, predictions, seconds, len(val)
+            )
+            one_core = SentenceEncoder(cache, threads=1, identity=identity)
+            started = time.perf_counter()
+            one_core.encode(clean)
+            rows.append(row | {"encode_ms": (time.perf_counter() - started) / len(clean) * 1e3})
+            print(f"{identity}: macro-recall {row['macro_recall']:.3f}", flush=True)
+    return rows
+
+
 def main() -> int:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DATA
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--layers", help="encoder depths to compare, e.g. 1,2,3,4,5,6")
+    args = parser.parse_args()
+    folder = args.folder
     if not (folder / "train_text.txt").exists():
         print(f"no TweetEval data in {folder}: nothing to benchmark (the real data is not here)")
         return 0
@@ -43,6 +92,10 @@ def main() -> int:
 
     train_set = data.load_split(folder, "train")
     val = data.load_split(folder, "val")
+    if args.layers:
+        depths = [int(n) for n in args.layers.split(",")]
+        _print_table(_depth_sweep(train_set, val, depths), len(val), " encode ms/post, 1 core |")
+        return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         encoder = SentenceEncoder(registry.encoder_cache(Path(tmp)))
@@ -67,14 +120,7 @@ def main() -> int:
             rows.append(
                 _row(f"baseline: {baseline.name}", val.labels, predictions, seconds, len(val))
             )
-    print(f"\nTweetEval validation split, n={len(val)}, {os.cpu_count()} CPU cores\n")
-    print("| model | macro-recall | macro-F1 | accuracy | posts/s |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['model']} | {r['macro_recall']:.3f} | {r['macro_f1']:.3f} | "
-            f"{r['accuracy']:.3f} | {r['posts_per_second']:.0f} |"
-        )
+    _print_table(rows, len(val))
     return 0
 
 

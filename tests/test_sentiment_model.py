@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecoin_assets.bento_store import use_store
 from ecoin_assets.cli import run
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.data import LabelledSet, load_seed
-from ecoin_assets.sentiment.encoder import SentenceEncoder
+from ecoin_assets.sentiment.encoder import DEFAULT_ENCODER, SentenceEncoder, ensure_graph
 from ecoin_assets.sentiment.model import train
 from ecoin_assets.sentiment.scoring import score_pending, window_sentiment
 from ecoin_assets.storage import Database
@@ -64,6 +65,43 @@ def test_training_on_a_tiny_set_learns_it_and_roundtrips(encoder, tmp_path):
     loaded = registry.load(tmp_path)
     assert np.allclose(loaded.predict_proba(TINY.texts, encoder), probs, atol=1e-6)
     assert registry.versions(tmp_path) == [registry.bundled_version(), model.version]
+
+
+def test_a_model_keeps_the_encoder_it_was_trained_with(encoder, ecoin_home):
+    """Models trained with all 6 MiniLM layers (the encoder before the 3-layer default) load,
+    score and register with that encoder, not with the default."""
+    assert encoder.identity == DEFAULT_ENCODER
+    full = SentenceEncoder(registry.encoder_cache(ecoin_home), identity="all-MiniLM-L6-v2-int8")
+    assert not np.allclose(full.encode(TINY.texts[:2]), encoder.encode(TINY.texts[:2]), atol=0.05)
+    model = train(TINY, full)
+    assert model.encoder_id == "all-MiniLM-L6-v2-int8"
+    registry.save(model, ecoin_home)
+    classifier = registry.Classifier.load(ecoin_home)
+    assert classifier.encoder.identity == "all-MiniLM-L6-v2-int8"
+    assert [p.label for p in classifier.classify(TINY.texts)] == [
+        ["negative", "neutral", "positive"][k] for k in TINY.labels
+    ]
+    with pytest.raises(UserError, match="trained with encoder all-MiniLM-L6-v2-int8"):
+        model.predict_proba(TINY.texts, encoder)
+    tag = registry.register_bentoml(model, ecoin_home)
+    stored = registry.Classifier.from_bento(_bento_folder(ecoin_home, tag), threads=1)
+    assert stored.encoder.identity == "all-MiniLM-L6-v2-int8"
+    assert stored.encoder.graph.read_bytes() == full.graph.read_bytes()
+    assert np.allclose(stored.probabilities(TINY.texts), classifier.probabilities(TINY.texts))
+
+
+def _bento_folder(home: Path, tag: str) -> Path:
+    return Path(use_store(home).models.get(tag).path)
+
+
+def test_an_unknown_encoder_is_a_clear_error(encoder, tmp_path):
+    with pytest.raises(UserError, match=r"unknown sentence encoder 'bert-9000'.*retrain"):
+        ensure_graph(tmp_path, "bert-9000")
+    model = train(TINY, encoder)
+    model.encoder_id = "bert-9000"
+    registry.save(model, tmp_path)
+    with pytest.raises(UserError, match="unknown sentence encoder 'bert-9000'"):
+        registry.Classifier.load(tmp_path)
 
 
 def test_training_needs_all_three_labels(encoder):

@@ -20,7 +20,7 @@ from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.model import MAX_HORIZON
 from ecoin_assets.forecasting.registry import BENTO_MODEL_NAME, load_bundle
 from ecoin_assets.serving.forecasts import ForecastServer, NotReadyError, UnknownCoinError
-from ecoin_assets.serving.http import JsonBodiesOnly
+from ecoin_assets.serving.http import JsonBodiesOnly, JsonList
 from ecoin_assets.serving.launch import SERVICES
 from ecoin_assets.storage import Database
 
@@ -106,7 +106,7 @@ class Forecast:
             return _error(503, str(exc))
 
     @bentoml.api
-    def coins(self) -> list[CoinModel]:
+    def coins(self) -> JsonList[CoinModel]:
         """The coins with a model, their model versions and latest backtest scores."""
         return [CoinModel(**c) for c in self.server.coins()]
 

@@ -23,7 +23,7 @@ from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import BENTO_MODEL_NAME, Classifier
 from ecoin_assets.serving.analysis import PublishedAnalysis, UnknownSeriesError
 from ecoin_assets.serving.forecasts import NotReadyError
-from ecoin_assets.serving.http import JsonBodiesOnly
+from ecoin_assets.serving.http import JsonBodiesOnly, JsonList
 from ecoin_assets.serving.launch import SERVICES
 
 MAX_TEXTS = 1000
@@ -156,7 +156,7 @@ class Sentiment:
     def classify(
         self,
         texts: Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)],
-    ) -> list[Classification]:
+    ) -> JsonList[Classification]:
         """Label each text negative, neutral or positive, with the three probabilities."""
         version = self.classifier.version
         return [

@@ -39,8 +39,8 @@ def _metric_metadata(metrics: dict) -> dict:
     group_name="sentiment",
     kinds={"onnx", "scikitlearn", "bentoml"},
     description=(
-        "The active sentiment model (negative / neutral / positive): MiniLM int8 embeddings, "
-        "hashed TF-IDF and VADER features under a logistic regression. Stored under "
+        "The active sentiment model (negative / neutral / positive): MiniLM (3 layers) int8 "
+        "embeddings, hashed TF-IDF and VADER features under a logistic regression. Stored under "
         "$ECOIN_HOME/models/sentiment and registered in the BentoML store as ecoin-sentiment."
     ),
 )

@@ -108,7 +108,7 @@ def bento_tag(version: str) -> str:
 def register_bentoml(model: SentimentModel, home: Path, metrics: dict | None = None) -> str:
     """Save the model with its encoder (int8 graph and tokenizer) into the BentoML store under
     `$ECOIN_HOME/bentoml`, so that a service needs neither torch nor `$ECOIN_HOME/models`."""
-    graph = ensure_graph(encoder_cache(home))
+    graph = ensure_graph(encoder_cache(home), model.encoder_id)
 
     def write(folder: Path) -> None:
         sentiment_model.save_files(model, folder / "model")
@@ -153,15 +153,20 @@ class Classifier:
 
     @classmethod
     def load(cls, home: Path, version: str | None = None) -> Classifier:
-        return cls(load(home, version), SentenceEncoder(encoder_cache(home)))
+        model = load(home, version)
+        return cls(model, SentenceEncoder(encoder_cache(home), identity=model.encoder_id))
 
     @classmethod
     def from_bento(cls, folder: Path, threads: int | None = None) -> Classifier:
         """The classifier stored in a BentoML model folder by `register_bentoml`."""
+        model = sentiment_model.load_files(folder / "model")
         encoder = SentenceEncoder.from_files(
-            folder / "encoder" / ENCODER_GRAPH, folder / "encoder" / TOKENIZER_FILE, threads
+            folder / "encoder" / ENCODER_GRAPH,
+            folder / "encoder" / TOKENIZER_FILE,
+            identity=model.encoder_id,
+            threads=threads,
         )
-        return cls(sentiment_model.load_files(folder / "model"), encoder)
+        return cls(model, encoder)
 
     @property
     def version(self) -> str:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated, TypeVar
+
+from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 JSON = b"application/json"
+
+Item = TypeVar("Item")
+# An API answer that is a list, with its media type declared: otherwise BentoML derives the
+# media type from the list's JSON schema, generated anew for every response (measured: a
+# tenth of a sentiment worker's CPU at 250 requests/s).
+JsonList = Annotated[list[Item], ContentType("application/json")]
 
 
 class JsonBodiesOnly:
