@@ -75,10 +75,19 @@ def _depth_sweep(train_set, val, depths: list[int]) -> list[dict]:
     return rows
 
 
+def _depths(text: str) -> list[int]:
+    depths = [int(n) for n in text.split(",") if n.strip().isdigit()]
+    if not depths or len(depths) != len(text.split(",")) or not all(1 <= n <= 6 for n in depths):
+        raise argparse.ArgumentTypeError(f"{text!r}: give layer counts 1-6, e.g. 1,2,3,4,5,6")
+    return depths
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--layers", help="encoder depths to compare, e.g. 1,2,3,4,5,6")
+    parser.add_argument(
+        "--layers", type=_depths, help="encoder depths to compare (1-6), e.g. 1,2,3,4,5,6"
+    )
     args = parser.parse_args()
     folder = args.folder
     if not (folder / "train_text.txt").exists():
@@ -93,8 +102,8 @@ def main() -> int:
     train_set = data.load_split(folder, "train")
     val = data.load_split(folder, "val")
     if args.layers:
-        depths = [int(n) for n in args.layers.split(",")]
-        _print_table(_depth_sweep(train_set, val, depths), len(val), " encode ms/post, 1 core |")
+        rows = _depth_sweep(train_set, val, args.layers)
+        _print_table(rows, len(val), " encode ms/post, 1 core |")
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
