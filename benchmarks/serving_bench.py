@@ -35,9 +35,12 @@ TWEETS = REPO.parent / "shared" / "data" / "tweeteval_sentiment" / "val_text.txt
 
 def _texts() -> list[str]:
     if TWEETS.exists():
-        return [t for t in TWEETS.read_text(encoding="utf-8").splitlines() if t.strip()]
+        texts = [t for t in TWEETS.read_text(encoding="utf-8").splitlines() if t.strip()]
+        print(f"texts: {len(texts)} real tweets from {TWEETS}")
+        return texts
     from ecoin_assets.sentiment.data import load_seed
 
+    print(f"texts: the seed test set (no {TWEETS}): shorter than real tweets, so faster")
     return load_seed("test").texts
 
 
