@@ -3,7 +3,8 @@ published analysis for other teams: `POST /aggregates`, `POST /series`, `POST /c
 
 Serve with `BENTOML_HOME=$ECOIN_HOME/bentoml bentoml serve bentos.sentiment.service:Sentiment`
 (or `ecoin serve sentiment`). Concurrent requests are merged by BentoML's adaptive batching
-into one model call; a request of many texts is split into batches of at most MAX_BATCH.
+into one model call (without BentoML's idle wait: `serving/batching.py`); a request of many
+texts is split into batches of at most MAX_BATCH.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ecoin_assets.config import load_settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import BENTO_MODEL_NAME, Classifier
 from ecoin_assets.serving.analysis import PublishedAnalysis, UnknownSeriesError
+from ecoin_assets.serving.batching import release_when_idle
 from ecoin_assets.serving.forecasts import NotReadyError
 from ecoin_assets.serving.http import JsonBodiesOnly, JsonList
 from ecoin_assets.serving.launch import SERVICES
@@ -150,6 +152,7 @@ class Sentiment:
         self.classifier = Classifier.from_bento(Path(stored.path), threads=1)  # a core a worker
         self.classifier.classify(["warm up the encoder"])
         self.analysis = PublishedAnalysis(load_settings().home)
+        release_when_idle()  # batch what queues while a batch runs; never hold one back idle
         gc.freeze()  # keep the loaded model out of garbage collection passes (latency)
 
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=20_000)
