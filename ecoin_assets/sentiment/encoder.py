@@ -4,8 +4,8 @@ its first transformer layers, run as an int8 ONNX graph on onnxruntime.
 The default encoder keeps the first 3 of the model's 6 layers: on TweetEval's validation split
 the sentiment model over its embeddings loses 0.007 of macro-recall against all 6 layers (0.715
 vs 0.722, within the split's noise) and encodes a post in half the time (1.7 vs 3.2 ms on one
-core), which is what lets one 2-core replica serve 250 posts/s within 100 ms. A saved model
-names its encoder (`encoder_id`), and models trained with all 6 layers keep loading.
+core), which is most of what a post costs in the sentiment service (README, Serving). A saved
+model names its encoder (`encoder_id`), and models trained with all 6 layers keep loading.
 
 On 2 CPU cores an int8 graph encodes about 2.5x more posts per second than the same model in
 torch, with a cosine similarity of about 0.99 to torch's embeddings. A graph is exported and
@@ -166,7 +166,7 @@ class SentenceEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        layers_of(identity)
+        layers_of(identity)  # an encoder this ecoin does not know is a clear error here
         self.identity = identity
         self.graph = Path(graph)
         self.tokenizer_path = Path(tokenizer)
