@@ -7,7 +7,7 @@ holds requests back while `n * (age of the newest + per-item time) <= 0.95 * W`,
 mean time recent batches waited before they started. Waiting behind a running batch raises W,
 and a higher W holds the next requests back longer, so the wait feeds itself. Measured with
 `benchmarks/serving_bench.py` at 250 single-text requests/s on 2 cores: p50 10-17 ms and p99
-34-94 ms with the cork, 5-6 ms and 10-16 ms without it, at the same capacity (about 550
+34-94 ms with the cork, 5-7 ms and 10-18 ms without it, at the same capacity (about 550
 texts/s in a closed loop), since under load the batches fill while the previous one runs.
 
 `release_when_idle()` keeps the batching and drops the idle wait: the optimizer still fits the
