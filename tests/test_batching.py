@@ -21,6 +21,12 @@ def _released() -> None:
     release_when_idle()  # idempotent: one wrapper, not two
 
 
+def test_releasing_twice_wraps_bentomls_refresh_once():
+    original = Optimizer.trigger_refresh.__wrapped__
+    assert not hasattr(original, "__wrapped__")
+    assert original.__qualname__ == "Optimizer.trigger_refresh"
+
+
 def test_the_optimizer_still_fits_batch_costs_but_reports_no_wait():
     optimizer = Optimizer(max_latency=20.0)
     for n in (1, 2, 4, 8) * 3:

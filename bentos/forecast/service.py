@@ -13,14 +13,12 @@ from typing import Annotated
 
 import bentoml
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.model import MAX_HORIZON
 from ecoin_assets.forecasting.registry import BENTO_MODEL_NAME, load_bundle
-from ecoin_assets.serving.forecasts import ForecastServer, NotReadyError, UnknownCoinError
-from ecoin_assets.serving.http import JsonBodiesOnly, JsonList
+from ecoin_assets.serving.forecasts import ForecastServer
+from ecoin_assets.serving.http import JsonBodiesOnly, JsonList, answer_or_error
 from ecoin_assets.serving.launch import SERVICES
 from ecoin_assets.storage import Database
 
@@ -69,10 +67,6 @@ class CoinModel(BaseModel):
     backtest: list[BacktestScore] = Field(description="The latest rolling-origin backtest")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 # `concurrency`: the requests in flight one replica serves within the latency target (cached
 # forecasts, benchmarks/serving_bench.py); BentoCloud's autoscaler adds replicas above it
 @bentoml.service(name="ecoin-forecast", workers=1, traffic={"timeout": 60, "concurrency": 32})
@@ -96,14 +90,7 @@ class Forecast:
         horizon: Annotated[int, Field(ge=1, le=MAX_HORIZON, description="Days ahead")],
     ) -> ForecastResponse:
         """The coin's price for the next `horizon` days with its prediction interval."""
-        try:
-            return ForecastResponse(**self.server.forecast(coin, horizon))
-        except UnknownCoinError as exc:
-            return _error(404, str(exc))
-        except UserError as exc:
-            return _error(400, str(exc))
-        except NotReadyError as exc:
-            return _error(503, str(exc))
+        return answer_or_error(lambda: ForecastResponse(**self.server.forecast(coin, horizon)))
 
     @bentoml.api
     def coins(self) -> JsonList[CoinModel]:

@@ -17,15 +17,12 @@ from typing import Annotated, Literal
 
 import bentoml
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import BENTO_MODEL_NAME, Classifier
-from ecoin_assets.serving.analysis import PublishedAnalysis, UnknownSeriesError
+from ecoin_assets.serving.analysis import PublishedAnalysis
 from ecoin_assets.serving.batching import release_when_idle
-from ecoin_assets.serving.forecasts import NotReadyError
-from ecoin_assets.serving.http import JsonBodiesOnly, JsonList
+from ecoin_assets.serving.http import JsonBodiesOnly, JsonList, answer_or_error
 from ecoin_assets.serving.launch import SERVICES
 
 MAX_TEXTS = 1000
@@ -115,22 +112,6 @@ class Correlation(Published):
     rows: list[CorrelationRow]
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def _published(read):
-    """Run a snapshot read, turning its errors into 4xx/503 JSON answers."""
-    try:
-        return read()
-    except UnknownSeriesError as exc:
-        return _error(404, str(exc))
-    except UserError as exc:
-        return _error(400, str(exc))
-    except NotReadyError as exc:
-        return _error(503, str(exc))
-
-
 @bentoml.service(
     name="ecoin-sentiment",
     workers=WORKERS,
@@ -184,7 +165,9 @@ class Sentiment:
         self, topic: Name, freq: Freq = "hour", start: Start = None, end: End = None
     ) -> Aggregates:
         """The topic's sentiment per hour or day (mean, posts, label counts), as published."""
-        return _published(lambda: Aggregates(**self.analysis.aggregates(topic, freq, start, end)))
+        return answer_or_error(
+            lambda: Aggregates(**self.analysis.aggregates(topic, freq, start, end))
+        )
 
     @bentoml.api
     def series(
@@ -196,13 +179,15 @@ class Sentiment:
         end: End = None,
     ) -> Series:
         """Sentiment per period beside the price known at its end and its log return."""
-        return _published(lambda: Series(**self.analysis.series(coin, topic, freq, start, end)))
+        return answer_or_error(
+            lambda: Series(**self.analysis.series(coin, topic, freq, start, end))
+        )
 
     @bentoml.api
     def correlation(self, coin: Name, topic: Name, freq: Freq = "hour") -> Correlation:
         """Pearson and Spearman correlation of the sentiment with price and returns, lags
         -3..+3, with p-values and pairs, as published."""
-        return _published(lambda: Correlation(**self.analysis.correlation(coin, topic, freq)))
+        return answer_or_error(lambda: Correlation(**self.analysis.correlation(coin, topic, freq)))
 
 
 Sentiment.add_asgi_middleware(JsonBodiesOnly)
