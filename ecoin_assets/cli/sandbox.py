@@ -89,6 +89,41 @@ def _rate(name: str, what: str):
 @_rate("slow-rate", "answered after --slow-seconds")
 @_rate("drop-rate", "whose connection is closed without an answer")
 @click.option("--slow-seconds", default=2.0, show_default=True, type=click.FloatRange(0))
+@click.option(
+    "--keep-alive-seconds",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0.05, 600),
+    help="Silence after which the X filtered stream sends a keep-alive blank line.",
+)
+@click.option(
+    "--stream-drop-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Close an X stream connection after every N posts it has sent (0: never).",
+)
+@click.option(
+    "--stream-stall-every",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Make an X stream connection silent, keep-alives too, after every N posts (0: never).",
+)
+@click.option(
+    "--stream-stall-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, 600),
+    help="How long such a stall lasts.",
+)
+@click.option(
+    "--stream-connect-429-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of X stream connection attempts answered 429.",
+)
 @click.option("--seed", default=2019, show_default=True, help="Seed of the simulated market.")
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def serve(
@@ -106,14 +141,19 @@ def serve(
     slow_rate: float,
     drop_rate: float,
     slow_seconds: float,
+    keep_alive_seconds: float,
+    stream_drop_every: int,
+    stream_stall_every: int,
+    stream_stall_seconds: float,
+    stream_connect_429_rate: float,
     seed: int,
     verbose: bool,
 ) -> None:
     """Serve the sandbox APIs until interrupted.
 
     Faults can also be switched at run time: POST a JSON fault config to
-    /_sandbox/faults (e.g. {"script": ["500", "429", "malformed"]}); GET /_sandbox/stats
-    counts calls by path and status.
+    /_sandbox/faults (e.g. {"script": ["500", "429", "malformed"]}, or on the X port
+    {"stream_drop_every": 5}); GET /_sandbox/stats counts calls by path and status.
     """
     faults = FaultConfig(
         error_rate=error_rate,
@@ -149,6 +189,11 @@ def serve(
                     history_days=history_days,
                     history_rate_per_minute=history_post_rate,
                     duplicate_page_rate=duplicate_page_rate,
+                    keep_alive_seconds=keep_alive_seconds,
+                    stream_drop_every=stream_drop_every,
+                    stream_stall_every=stream_stall_every,
+                    stream_stall_seconds=stream_stall_seconds,
+                    stream_connect_429_rate=stream_connect_429_rate,
                     faults=faults,
                     seed=seed,
                     quiet=not verbose,

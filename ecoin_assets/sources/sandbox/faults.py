@@ -2,7 +2,9 @@
 
 Faults come from two places: rates (each request draws from a seeded RNG) and a script (a
 queue of faults applied, in order, to the next requests). Tests use the script for exact
-scenarios and the rates for soak runs.
+scenarios and the rates for soak runs. The `stream_*` switches act on the X sandbox's filtered
+stream only: they drop or stall an open stream connection every N posts it has sent and refuse a
+share of connection attempts with 429.
 """
 
 from __future__ import annotations
@@ -24,14 +26,31 @@ class FaultConfig:
     drop_rate: float = 0.0  # share whose connection is closed without an answer
     seed: int = 0
     script: list[str] = field(default_factory=list)
+    stream_drop_every: int = 0  # close a stream connection after every N posts sent (0: never)
+    stream_stall_every: int = 0  # go silent, keep-alives too, after every N posts sent (0: never)
+    stream_stall_seconds: float = 60.0  # how long such a stall lasts
+    stream_connect_429_rate: float = 0.0  # share of stream connection attempts answered 429
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "throttle_rate", "malformed_rate", "slow_rate", "drop_rate"):
+        for name in (
+            "error_rate",
+            "throttle_rate",
+            "malformed_rate",
+            "slow_rate",
+            "drop_rate",
+            "stream_connect_429_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value}")
-        if not 0.0 <= self.slow_seconds <= 600:
-            raise ValueError(f"slow_seconds must be between 0 and 600, not {self.slow_seconds}")
+        for name in ("slow_seconds", "stream_stall_seconds"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 600:
+                raise ValueError(f"{name} must be between 0 and 600, not {value}")
+        for name in ("stream_drop_every", "stream_stall_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
         bad = [k for k in self.script if k not in FAULT_KINDS]
         if bad:
             raise ValueError(f"unknown fault kinds {bad}; choose from {', '.join(FAULT_KINDS)}")
@@ -53,6 +72,11 @@ class FaultInjector:
     def as_dict(self) -> dict:
         with self._lock:
             return asdict(self.config) | {"script_left": list(self._script)}
+
+    def draw(self, rate: float) -> bool:
+        """True with probability `rate` (from the seeded RNG)."""
+        with self._lock:
+            return rate > 0 and self._rng.random() < rate
 
     def next_fault(self) -> str | None:
         with self._lock:

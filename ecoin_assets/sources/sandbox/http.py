@@ -1,8 +1,9 @@
 """A small threaded JSON HTTP server base for the sandbox APIs (standard library only).
 
-Subclasses route `GET` requests; this base adds fault injection, a sliding-window rate limiter,
-call statistics and the `/_sandbox/*` control endpoints (`stats`, `faults`, `reset`) that tests
-and operators use.
+Subclasses route `GET` requests (and `POST` ones, through `route_post`); this base adds fault
+injection, a sliding-window rate limiter, call statistics, long-lived chunked answers
+(`Streamed`) and the `/_sandbox/*` control endpoints (`stats`, `faults`, `reset`) that tests and
+operators use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,6 +26,15 @@ class HTTPError(Exception):
     def __init__(self, status: int, body: object, headers: dict[str, str] | None = None):
         super().__init__(status)
         self.status, self.body, self.headers = status, body, headers or {}
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A long-lived answer sent in HTTP chunks: `run(handler)` writes them with
+    `handler.write_chunk` until the stream ends; it raises OSError to end it without the
+    closing chunk (a dropped connection)."""
+
+    run: Callable[[SandboxHandler], None]
 
 
 class RateLimiter:
@@ -60,6 +71,8 @@ class SandboxServer(ThreadingHTTPServer, ABC):
     allow_reuse_address = True
     #: name used in logs and in the `stats` answer
     api_name = "sandbox"
+    #: API paths that take `POST` (answered by `route_post`); others get 405
+    post_paths: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -80,6 +93,12 @@ class SandboxServer(ThreadingHTTPServer, ABC):
         self, handler: SandboxHandler, path: str, query: dict[str, str]
     ) -> tuple[int, object, dict[str, str]]:
         """Answer one API request: (status, JSON body, headers); raise HTTPError to refuse."""
+
+    def route_post(
+        self, handler: SandboxHandler, path: str, query: dict[str, str], body: bytes
+    ) -> tuple[int, object, dict[str, str]]:
+        """Answer one `POST` to a path of `post_paths` (`body`: the raw request body)."""
+        raise HTTPError(405, {"error": "method not allowed"})
 
     def endpoint_name(self, path: str) -> str:
         """The name a path is counted under in `stats`."""
@@ -135,10 +154,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
 
+    def write_chunk(self, data: bytes) -> None:
+        """Send one HTTP chunk of a `Streamed` answer (raises OSError once the client is gone)."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith("/_sandbox/"):
             return self._control(path)
+        self._answer(path, lambda: self.server.route(self, path, self.query()))
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        if path.startswith("/_sandbox/"):
+            return self._control(path)
+        if path not in self.server.post_paths:
+            return self.send_json(405, {"error": "method not allowed"})
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self._answer(path, lambda: self.server.route_post(self, path, self.query(), body))
+
+    def _answer(self, path: str, route: Callable[[], tuple[int, object, dict[str, str]]]) -> None:
         try:
             fault = self.server.faults.next_fault()
             if fault and self._inject(fault):
@@ -146,12 +182,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
             wait = self.server.limiter.acquire(self.server.client_key(self))
             if wait > 0:
                 raise self.server.rate_limit_answer(max(1, math.ceil(wait)))
-            status, body, headers = self.server.route(self, path, self.query())
+            status, body, headers = route()
         except HTTPError as err:
             self.server.count(f"status:{err.status}")
             return self.send_json(err.status, err.body, err.headers)
         self.server.count(f"status:{status}")
         self.server.count(f"path:{self.server.endpoint_name(path)}")
+        if isinstance(body, Streamed):
+            return self._stream(status, body, headers, broken=fault in ("malformed", "truncated"))
         if fault == "malformed":
             return self.send_json(200, None, raw=b"<html><body>502 Bad Gateway</body></html>")
         if fault == "truncated":
@@ -159,11 +197,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return self.send_json(200, None, raw=payload[: max(1, len(payload) // 2)])
         self.send_json(status, body, headers)
 
-    def do_POST(self) -> None:
-        path = urlsplit(self.path).path
-        if path.startswith("/_sandbox/"):
-            return self._control(path)
-        self.send_json(405, {"error": "method not allowed"})
+    def _stream(self, status: int, body: Streamed, headers: dict[str, str], broken: bool) -> None:
+        """Send a chunked answer; a `malformed`/`truncated` fault starts it with a broken line."""
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            if broken:
+                self.write_chunk(b'{"data": {"id": "12\r\n')
+            body.run(self)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away, or the stream dropped the connection
+            pass
 
     def _inject(self, fault: str) -> bool:
         """Answer with the fault now; return False for faults applied to the real answer."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,6 +177,7 @@ class PostStream:
         self.seed = seed
         self.market = market or simulator(seed)
         self._cache: OrderedDict[int, Post] = OrderedDict()
+        self._lock = threading.RLock()  # handler threads share the cache (search and stream)
 
     def time_of(self, k: int) -> int:
         if k < self.history_posts:
@@ -194,14 +196,15 @@ class PostStream:
         return int(post_id) & 0x3FFFFF
 
     def post(self, k: int) -> Post:
-        cached = self._cache.get(k)
-        if cached is None:
-            cached = self._cache[k] = self._make(k)
-            if len(self._cache) > CACHE_SIZE:  # a long-running sandbox keeps the newest only
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(k)
-        return cached
+        with self._lock:
+            cached = self._cache.get(k)
+            if cached is None:
+                cached = self._cache[k] = self._make(k)
+                if len(self._cache) > CACHE_SIZE:  # a long-running sandbox keeps the newest only
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(k)
+            return cached
 
     def _make(self, k: int) -> Post:
         rng = random.Random(f"{self.seed}:{k}")
