@@ -34,6 +34,7 @@ EXPORT_COLUMNS = [
     "p_neutral",
     "p_positive",
     "model_version",
+    "ingested_at",
 ]
 
 
@@ -114,6 +115,91 @@ def ingest(
 
 
 @tweets.command()
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="Q",
+    help="X query to follow (repeatable; default: ECOIN_TOPICS).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "stream", "poll"]),
+    default="auto",
+    show_default=True,
+    help="stream: X's filtered stream; poll: recent search every few seconds; auto: the "
+    "stream, or polling when the app has no stream access.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long (default: run until Ctrl-C or SIGTERM).",
+)
+@click.option(
+    "--poll-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    metavar="SECONDS",
+    help="Time between searches in poll mode.",
+)
+@json_option
+def stream(
+    topics: tuple[str, ...], mode: str, duration: float | None, poll_interval: float, as_json: bool
+) -> None:
+    """Follow topics in real time: store, clean and score each post once, within seconds.
+
+    The stream's rules are made to match the topics (one rule per topic, tagged
+    ecoin:<topic>; other rules of the app are left alone). After a disconnect, a stall or a
+    restart, the posts created meanwhile are recovered through recent search from what is
+    stored. Posts are written about once a second, each batch in one transaction with the
+    cursors, so a killed service loses and duplicates nothing when it restarts.
+    """
+    import signal
+
+    from ecoin_assets.sentiment.registry import Classifier
+    from ecoin_assets.sources.x import FilteredStream, XSource
+    from ecoin_assets.tweets.stream import StreamService
+
+    cfg = settings()
+    service = StreamService(
+        database(),
+        XSource.from_settings(cfg),
+        topics or cfg.topics,
+        stream=None if mode == "poll" else FilteredStream.from_settings(cfg),
+        mode=mode,
+        classifier=Classifier.load(cfg.home),
+        poll_interval=poll_interval,
+        on_batch=None if as_json else _echo_batch,
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop())
+    report = service.run(duration).summary()
+    if as_json:
+        print_json(report)
+    else:
+        lag = (
+            f"; lag p50 {report['lag_p50_s']} s, p95 {report['lag_p95_s']} s"
+            if ("lag_p50_s" in report)
+            else ""
+        )
+        click.echo(
+            f"{report['stored']} new posts stored ({report['kept']} kept for sentiment) in "
+            f"{report['mode']} mode, {report['gaps']} gap(s) recovered{lag}"
+        )
+
+
+def _echo_batch(batch: dict) -> None:
+    if batch["stored"]:
+        click.echo(
+            f"{time.strftime('%H:%M:%S')} stored {batch['stored']} new posts "
+            f"({batch['kept']} kept and scored)",
+            err=True,
+        )
+
+
+@tweets.command()
 @click.option("--topic", metavar="Q", help="Only posts linked to this topic.")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True
@@ -130,12 +216,14 @@ def export(topic: str | None, fmt: str, output: Path | None) -> None:
         SELECT p.post_id, p.created_at, array_agg(t.topic ORDER BY t.topic), p.text_raw,
                p.text_clean,
                p.lang, p.keep, p.drop_reason,
-               s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version
+               s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version,
+               p.ingested_at
         FROM posts p JOIN post_topics t USING (post_id)
         LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
         {"WHERE p.post_id IN (SELECT post_id FROM post_topics WHERE topic = ?)" if topic else ""}
         GROUP BY p.post_id, p.created_at, p.text_raw, p.text_clean, p.lang, p.keep,
-                 p.drop_reason, s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version
+                 p.drop_reason, s.label, s.p_negative, s.p_neutral, s.p_positive, s.model_version,
+                 p.ingested_at
         ORDER BY p.post_id
     """,
         [version, *([topic] if topic else [])],
@@ -143,7 +231,8 @@ def export(topic: str | None, fmt: str, output: Path | None) -> None:
     records = [dict(zip(EXPORT_COLUMNS, r, strict=True)) for r in rows]
     for rec in records:
         rec["id"] = str(rec["id"])
-        rec["created_at"] = rec["created_at"].isoformat() + "Z" if rec["created_at"] else None
+        for key in ("created_at", "ingested_at"):  # stored as naive UTC
+            rec[key] = rec[key].isoformat() + "Z" if rec[key] else None
     if fmt == "jsonl":
         text = "".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
     else:

@@ -39,9 +39,10 @@ class IngestResult:
     calls: int = 0
     retries: int = 0
     per_topic: dict[str, int] = field(default_factory=dict)  # new posts per topic
+    new_ids: set[int] = field(default_factory=set, repr=False)
 
     def as_dict(self) -> dict:
-        return self.__dict__.copy()
+        return {k: v for k, v in self.__dict__.items() if k != "new_ids"}
 
 
 def read_cursors(db: Database, topics: Sequence[str]) -> dict[str, int]:
@@ -67,16 +68,36 @@ def ingest_once(
     topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
     cursors = read_cursors(db, topics)
     results: list[SearchResult] = [source.search(t, cursors.get(t)) for t in topics]
-    result = IngestResult(
-        calls=sum(r.calls for r in results), retries=sum(r.retries for r in results)
-    )
     tweets: dict[int, Tweet] = {}
     links: set[tuple[int, str]] = set()
     for r in results:
         for tweet in r.tweets:
             tweets[tweet.id] = tweet
             links.add((tweet.id, r.topic))
-    result.fetched = len(tweets)
+    cursors_after = {r.topic: r.newest_id for r in results if r.newest_id is not None}
+    result = store_posts(
+        db, tweets, links, cursors_after, f"x:{source.base_url}", languages, classifier
+    )
+    result.calls = sum(r.calls for r in results)
+    result.retries = sum(r.retries for r in results)
+    for r in results:
+        result.per_topic[r.topic] = sum(1 for t in r.tweets if t.id in result.new_ids)
+    return result
+
+
+def store_posts(
+    db: Database,
+    tweets: dict[int, Tweet],
+    links: set[tuple[int, str]],
+    cursors: dict[str, int],
+    source_label: str,
+    languages: Sequence[str] = ("en",),
+    classifier: Classifier | None = None,
+) -> IngestResult:
+    """Store one batch in one transaction: the posts not stored yet (cleaned, filtered and,
+    with a classifier, scored), their topic links, per-minute counts and the topics' cursors
+    (`cursors`: topic -> newest post id seen; a cursor only moves forward)."""
+    result = IngestResult(fetched=len(tweets))
     now = datetime.now(UTC).replace(tzinfo=None)
     with db.write() as con:
         known = _known_ids(con, list(tweets))
@@ -105,13 +126,14 @@ def ingest_once(
                     t.is_retweet,
                     post.keep,
                     post.drop_reason,
-                    f"x:{source.base_url}",
+                    source_label,
                     now,
                 )
             )
         if rows:
             insert_new_rows(con, "posts", rows)
         result.stored = len(rows)
+        result.new_ids = {r[0] for r in rows}
         result.kept = sum(1 for r in rows if r[8])
         new_links = sorted(links)
         if new_links:
@@ -120,15 +142,13 @@ def ingest_once(
             result.linked = (
                 con.execute("SELECT count(*) FROM post_topics").fetchall()[0][0] - before
             )
-        for r in results:
-            result.per_topic[r.topic] = sum(1 for t in r.tweets if t.id not in known)
-            if r.newest_id is not None:
-                con.execute(
-                    "INSERT INTO topic_cursors VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE "
-                    "SET newest_id = greatest(topic_cursors.newest_id, excluded.newest_id), "
-                    "updated_at = excluded.updated_at",
-                    [r.topic, r.newest_id, now],
-                )
+        for topic, newest_id in cursors.items():
+            con.execute(
+                "INSERT INTO topic_cursors VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE "
+                "SET newest_id = greatest(topic_cursors.newest_id, excluded.newest_id), "
+                "updated_at = excluded.updated_at",
+                [topic, newest_id, now],
+            )
         _refresh_minutes(con, list(tweets.values()), links, now)
         if classifier is not None:
             from ecoin_assets.sentiment.scoring import score_rows, write_scores

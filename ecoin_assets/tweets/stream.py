@@ -1,0 +1,319 @@
+"""The real-time ingestion service: X posts from the filtered stream (or polling), stored and
+scored in batches of about a second.
+
+Three threads meet at one queue:
+
+- the **collector** follows X's filtered stream (`sources.x.FilteredStream`, one rule per topic
+  tagged `ecoin:<topic>`), or, in poll mode, asks for a search of every topic every few seconds;
+- the **recoverer** searches each topic from its stored cursor (`since_id`) at start and after
+  every gap the stream reports (X offers no backfill below Enterprise), and in poll mode;
+- the **writer** (the calling thread) takes what arrived in the last `batch_seconds`, and
+  stores it with `ingest.store_posts`: posts, topic links, scores and cursors in one
+  transaction, each post once by id.
+
+A topic's cursor only moves past posts that are known to be stored with nothing missing below
+them: while a recovery of the topic is pending, stream posts are stored but do not move it.
+So a process killed at any moment restarts from a cursor below every post it may have missed,
+and the primary keys skip what it had already stored: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ecoin_assets.errors import SourceError, UserError
+from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
+from ecoin_assets.storage import Database
+from ecoin_assets.tweets.ingest import read_cursors, store_posts
+
+if TYPE_CHECKING:
+    from ecoin_assets.sentiment.registry import Classifier
+
+MODES = ("auto", "stream", "poll")
+RECOVERY_CHUNK = 200  # recovered posts per batch, so that live posts never wait behind a backlog
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamReport:
+    """What a run did; `lags`: seconds from `created_at` to the commit of each post that came
+    live (from the stream, or from a poll after the first)."""
+
+    mode: str = ""
+    received: int = 0  # posts the stream delivered
+    recovered: int = 0  # posts the searches returned
+    stored: int = 0
+    kept: int = 0
+    scored: int = 0
+    batches: int = 0
+    searches: int = 0
+    gaps: int = 0
+    lags: list[float] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "lags"}
+        if self.lags:
+            ordered = sorted(self.lags)
+            out["lag_p50_s"] = round(statistics.median(ordered), 3)
+            out["lag_p95_s"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3)
+        return out
+
+
+@dataclass(frozen=True)
+class _Delivered:
+    tweet: Tweet
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Recovered:
+    topic: str
+    tweets: list[Tweet]
+    newest_id: int | None
+    generation: int
+    last: bool  # the search's last chunk: the topic's recovery is done
+
+
+class StreamService:
+    """Ingest `topics` until `stop()` (or `duration` seconds): see the module docstring."""
+
+    def __init__(
+        self,
+        db: Database,
+        search: XSource,
+        topics: Sequence[str],
+        *,
+        stream: FilteredStream | None = None,
+        mode: str = "auto",
+        classifier: Classifier | None = None,
+        batch_seconds: float = 1.0,
+        poll_interval: float = 5.0,
+        languages: Sequence[str] = ("en",),
+        on_batch: Callable[[dict], None] | None = None,
+    ):
+        if mode not in MODES:
+            raise UserError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
+        if not self.topics:
+            raise UserError("no topics to follow: give --topic or set ECOIN_TOPICS")
+        if mode != "poll" and stream is None:
+            raise UserError("stream mode needs a filtered stream client")
+        self.db, self.search, self.stream, self.mode = db, search, stream, mode
+        self.classifier, self.languages = classifier, tuple(languages)
+        self.batch_seconds, self.poll_interval = batch_seconds, poll_interval
+        self.on_batch = on_batch
+        self.report = StreamReport()
+        self._queue: queue.Queue = queue.Queue()  # live posts
+        self._backlog: queue.Queue = queue.Queue()  # recovered posts, in chunks
+        self._stop = threading.Event()
+        self._recover = threading.Event()
+        self._generation = 0
+        self._pending: set[str] = set(self.topics)  # topics whose recovery is not done
+        self._lock = threading.Lock()
+        self._errors: list[BaseException] = []
+        self._cursors: dict[str, int] = {}
+
+    # -- control ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End `run()` after the batch in hand is written (any thread, signal handlers too)."""
+        self._stop.set()
+        self._recover.set()
+        if self.stream is not None:
+            self.stream.close()
+
+    def run(self, duration: float | None = None) -> StreamReport:
+        deadline = None if duration is None else time.monotonic() + duration
+        self._cursors = read_cursors(self.db, self.topics)  # as committed; only the writer
+        self._request_recovery()  # touches the database (one connection mode per process)
+        threads = [threading.Thread(target=self._guard(self._recoverer), daemon=True)]
+        if self.mode == "poll":
+            self.report.mode = "poll"
+            threads.append(threading.Thread(target=self._guard(self._poller), daemon=True))
+        else:
+            threads.append(threading.Thread(target=self._guard(self._collector), daemon=True))
+        for thread in threads:
+            thread.start()
+        try:
+            while not self._stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                if self._errors:
+                    raise self._errors[0]
+                self._write_batch(self._take_batch(deadline))
+        finally:
+            self.stop()
+            for thread in threads:
+                thread.join(timeout=5)
+            self._write_batch(self._drain(self._queue))  # the backlog is searched again later
+        if self._errors:
+            raise self._errors[0]
+        return self.report
+
+    # -- threads ----------------------------------------------------------------------------
+    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # reported to the writer, which re-raises it
+                self._errors.append(exc)
+                self._stop.set()
+
+        return run
+
+    def _collector(self) -> None:
+        assert self.stream is not None
+        self.stream.on_gap = self._on_gap
+        try:
+            self.stream.sync_rules({t: t for t in self.topics})
+            self.report.mode = "stream"
+            for post in self.stream.events():
+                self._queue.put(_Delivered(post.tweet, post.topics))
+                if self._stop.is_set():
+                    return
+        except StreamAccessError as exc:
+            if self.mode == "stream":
+                raise
+            log.warning("no filtered stream for this app (%s): polling recent search", exc)
+            self.report.mode = "poll"
+            self._poller()
+
+    def _poller(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            self._request_recovery()
+
+    def _on_gap(self, gap: StreamGap) -> None:
+        self.report.gaps += 1
+        log.warning("stream gap (%s): recovering it through recent search", gap.reason)
+        self._request_recovery()
+
+    def _request_recovery(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._pending = set(self.topics)
+        self._recover.set()
+
+    def _recoverer(self) -> None:
+        while not self._stop.is_set():
+            self._recover.wait()
+            if self._stop.is_set():
+                return
+            self._recover.clear()
+            with self._lock:
+                generation = self._generation
+            with self._lock:
+                cursors = dict(self._cursors)
+            for topic in self.topics:
+                if self._stop.is_set():
+                    return
+                try:
+                    result = self.search.search(topic, cursors.get(topic))
+                except SourceError as exc:  # retried at the next gap or poll, cursor unmoved
+                    log.warning("recent search for %r failed: %s", topic, exc)
+                    continue
+                self.report.searches += result.calls
+                # oldest first: a chunk's newest post has every older one of the search before
+                # it, so each chunk may move the cursor; the last one also ends the recovery
+                chunks = [
+                    result.tweets[i : i + RECOVERY_CHUNK]
+                    for i in range(0, len(result.tweets), RECOVERY_CHUNK)
+                ] or [[]]
+                for k, chunk in enumerate(chunks):
+                    last = k == len(chunks) - 1
+                    newest = result.newest_id if last else chunk[-1].id
+                    self._backlog.put(_Recovered(topic, chunk, newest, generation, last))
+
+    # -- writing ----------------------------------------------------------------------------
+    def _take_batch(self, deadline: float | None) -> list:
+        """Live posts that arrive within `batch_seconds`, then one chunk of recovered posts."""
+        items = self._live(deadline)
+        with contextlib.suppress(queue.Empty):
+            items.append(self._backlog.get_nowait())
+        return items
+
+    def _live(self, deadline: float | None) -> list:
+        items = []
+        if not self._backlog.empty():  # a backlog is waiting: take only what is here now
+            return self._drain(self._queue)
+        until = time.monotonic() + self.batch_seconds
+        if deadline is not None:
+            until = min(until, deadline)
+        while not self._stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                items.append(self._queue.get(timeout=left))
+            except queue.Empty:
+                break
+        return items
+
+    @staticmethod
+    def _drain(source: queue.Queue) -> list:
+        items = []
+        while True:
+            try:
+                items.append(source.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _write_batch(self, items: list) -> None:
+        if not items:
+            return
+        tweets: dict[int, Tweet] = {}
+        links: set[tuple[int, str]] = set()
+        cursors: dict[str, int] = {}
+        live: set[int] = set()  # posts that came as they were posted (stream, or later polls)
+        with self._lock:
+            for item in items:
+                if isinstance(item, _Delivered):
+                    self.report.received += 1
+                    tweets[item.tweet.id] = item.tweet
+                    live.add(item.tweet.id)
+                    for topic in item.topics:
+                        links.add((item.tweet.id, topic))
+                        if topic not in self._pending:
+                            cursors[topic] = max(cursors.get(topic, 0), item.tweet.id)
+                else:
+                    self.report.recovered += len(item.tweets)
+                    for tweet in item.tweets:
+                        tweets[tweet.id] = tweet
+                        links.add((tweet.id, item.topic))
+                        if self.report.mode == "poll" and item.generation > 1:
+                            live.add(tweet.id)
+                    if item.newest_id is not None:
+                        cursors[item.topic] = max(cursors.get(item.topic, 0), item.newest_id)
+                    if item.last and item.generation == self._generation:
+                        self._pending.discard(item.topic)
+        links = {(i, t) for i, t in links if t in self.topics}
+        result = store_posts(
+            self.db,
+            tweets,
+            links,
+            cursors,
+            f"x:{self.search.base_url}",
+            self.languages,
+            self.classifier,
+        )
+        committed = datetime.now(UTC)
+        with self._lock:
+            for topic, newest in cursors.items():
+                self._cursors[topic] = max(self._cursors.get(topic, 0), newest)
+        for tid in result.new_ids & live:
+            created = tweets[tid].created_at
+            if created is not None:
+                self.report.lags.append((committed - created).total_seconds())
+        self.report.batches += 1
+        self.report.stored += result.stored
+        self.report.kept += result.kept
+        self.report.scored += result.scored
+        if self.on_batch is not None:
+            self.on_batch(result.as_dict() | {"items": len(items)})

@@ -1,0 +1,144 @@
+"""The real-time ingestion service (`ecoin tweets stream`) against the X sandbox: stream mode
+through drops and stalls, the fall-back to polling, and SIGKILL then restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from ecoin_assets.errors import UserError
+from ecoin_assets.sources.sandbox.x import Query, XSandbox
+from ecoin_assets.sources.x import FilteredStream, ReconnectPolicy, XSource
+from ecoin_assets.storage import Database
+from ecoin_assets.tweets.stream import StreamService
+
+TOPICS = ["bitcoin", "ethereum"]
+FAST = ReconnectPolicy(network_step=0.01, http_base=0.05, rate_limit_base=0.05)
+
+
+def released(server: XSandbox, topic: str) -> set[int]:
+    """The ids of the posts released so far that match `topic` (X's query semantics)."""
+    query, n = Query(topic), server.stream.released(server.now_ms())
+    return {int(p.id) for k in range(n) if query.matches(p := server.stream.post(k))}
+
+
+def assert_complete_and_once(db: Database, server: XSandbox) -> None:
+    """Every post of a topic up to its cursor is stored and linked once; nothing else is."""
+    stored = [r[0] for r in db.query("SELECT post_id FROM posts")]
+    assert len(stored) == len(set(stored))
+    cursors = dict(db.query("SELECT topic, newest_id FROM topic_cursors"))
+    assert set(cursors) == set(TOPICS)
+    for topic in TOPICS:
+        linked = {
+            r[0] for r in db.query("SELECT post_id FROM post_topics WHERE topic = ?", [topic])
+        }
+        expected = {i for i in released(server, topic) if i <= cursors[topic]}
+        assert expected <= linked, f"{len(expected - linked)} {topic} posts missing"
+        assert linked <= released(server, topic)
+
+
+@pytest.fixture
+def server(x_sandbox_factory) -> XSandbox:
+    return x_sandbox_factory(
+        clock=time.time,
+        rate_per_minute=600,
+        backlog_minutes=2,
+        keep_alive_seconds=0.2,
+        stream_drop_every=15,
+        stream_stall_every=40,
+        stream_stall_seconds=2.0,
+    )
+
+
+def _service(server: XSandbox, db: Database, **kwargs) -> StreamService:
+    stream = FilteredStream(server.url, "token", stall_timeout=1.0, policy=FAST)
+    return StreamService(
+        db, XSource(server.url, "token", backoff=0.01), TOPICS, stream=stream, **kwargs
+    )
+
+
+def test_stream_mode_stores_every_post_once_through_drops_and_stalls(server, tmp_path):
+    requests.post(
+        f"{server.url}/2/tweets/search/stream/rules",
+        json={"add": [{"value": "cardano", "tag": "someone-else"}]},
+        headers={"Authorization": "Bearer token"},
+        timeout=5,
+    ).raise_for_status()
+    db = Database(tmp_path / "ecoin.duckdb")
+    service = _service(server, db, mode="stream", batch_seconds=0.3)
+    report = service.run(duration=8)
+    assert report.mode == "stream"
+    assert report.received > 20 and report.gaps >= 1  # drops and a stall happened
+    assert report.lags and sorted(report.lags)[len(report.lags) // 2] < 3
+    assert_complete_and_once(db, server)
+    cursors = dict(db.query("SELECT topic, newest_id FROM topic_cursors"))
+    for topic in TOPICS:  # the cursors follow the stream: at most ~3 s of posts beyond them
+        assert len({i for i in released(server, topic) if i > cursors[topic]}) < 30
+    rules = sorted((r.tag, r.value) for r in FilteredStream(server.url, "token").rules())
+    assert rules == [
+        ("ecoin:bitcoin", "bitcoin"),
+        ("ecoin:ethereum", "ethereum"),
+        ("someone-else", "cardano"),
+    ]
+
+
+def test_auto_mode_polls_when_the_app_has_no_stream_access(x_sandbox_factory, tmp_path):
+    server = x_sandbox_factory(
+        clock=time.time, rate_per_minute=600, backlog_minutes=1, stream_access=False
+    )
+    db = Database(tmp_path / "ecoin.duckdb")
+    report = _service(server, db, poll_interval=1.0, batch_seconds=0.3).run(duration=4)
+    assert report.mode == "poll" and report.searches >= 4
+    assert_complete_and_once(db, server)
+
+
+def test_bad_settings_are_refused_before_anything_runs(server, tmp_path):
+    db = Database(tmp_path / "ecoin.duckdb")
+    with pytest.raises(UserError, match="--mode must be one of"):
+        _service(server, db, mode="push")
+    with pytest.raises(UserError, match="no topics"):
+        StreamService(db, XSource(server.url, "token"), [" "], mode="poll")
+
+
+def test_sigkill_then_restart_loses_and_duplicates_nothing(server, tmp_path):
+    env = dict(os.environ, X_API_URL=server.url, ECOIN_HOME=str(tmp_path / "home"))
+    command = [sys.executable, "-m", "ecoin_assets", "tweets", "stream", "--json"]
+    command += [arg for t in TOPICS for arg in ("--topic", t)]  # until killed
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    db_path = tmp_path / "home" / "ecoin.duckdb"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        if proc.poll() is not None:
+            pytest.fail(proc.stderr.read())
+        if db_path.exists() and _count(db_path) > 50:
+            break
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    time.sleep(2)  # posts released while nothing runs
+    again = subprocess.run(
+        [*command, "--duration", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["recovered"] > 0
+    db = Database(db_path)
+    assert_complete_and_once(db, server)
+
+
+def _count(path) -> int:
+    try:
+        return Database(path).query("SELECT count(*) FROM posts")[0][0]
+    except Exception:  # the writer holds the file: try again later
+        return 0
