@@ -27,6 +27,7 @@ from ecoin_assets.reports.assets import (
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
 from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
 from ecoin_assets.tweets.assets import x_posts
+from ecoin_assets.tweets.checks import x_posts_freshness_checks, x_posts_freshness_sensor
 from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
 
 defs = dg.Definitions(
@@ -41,7 +42,7 @@ defs = dg.Definitions(
         sentiment_price_correlation,
         *report_assets,
     ],
-    asset_checks=price_checks,
+    asset_checks=[*price_checks, *x_posts_freshness_checks],
     jobs=[
         prices_job,
         analysis_job,
@@ -59,6 +60,6 @@ defs = dg.Definitions(
         correlation_schedule,
         *report_schedules,
     ],
-    sensors=[x_posts_sensor],
+    sensors=[x_posts_sensor, x_posts_freshness_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
 )

@@ -142,3 +142,38 @@ def _count(path) -> int:
         return Database(path).query("SELECT count(*) FROM posts")[0][0]
     except Exception:  # the writer holds the file: try again later
         return 0
+
+
+def test_the_service_reports_x_posts_to_dagster_and_the_sensor_stands_aside(server, tmp_path):
+    import dagster as dg
+
+    from ecoin_assets.resources import XResource
+    from ecoin_assets.tweets.assets import x_posts
+    from ecoin_assets.tweets.checks import x_posts_freshness_checks
+    from ecoin_assets.tweets.reporting import DagsterReporter
+    from ecoin_assets.tweets.sensors import stream_service_is_live, x_posts_sensor
+
+    def freshness(instance) -> bool:
+        result = dg.materialize(
+            [x_posts.to_source_asset(), *x_posts_freshness_checks],
+            instance=instance,
+            selection=dg.AssetSelection.checks(*x_posts_freshness_checks),
+        )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation.passed
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert not stream_service_is_live(instance)
+        reporter = DagsterReporter(every=1.0, instance=instance)
+        db = Database(tmp_path / "ecoin.duckdb")
+        _service(server, db, mode="stream", reporter=reporter).run(duration=3)
+        assert reporter.sent >= 2
+        event = instance.get_latest_materialization_event(x_posts.key)
+        metadata = event.asset_materialization.metadata
+        assert metadata["mode"].value == "stream" and "lag_p95_s" in metadata
+        assert stream_service_is_live(instance)
+        context = dg.build_sensor_context(instance=instance, resources={"x": XResource()})
+        tick = x_posts_sensor(context)
+        assert isinstance(tick, dg.SkipReason) and "stream service" in tick.skip_message
+        assert freshness(instance)
+        assert not stream_service_is_live(instance, now=time.time() + 600)  # it stopped

@@ -89,8 +89,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     features, model, backtest and forecasts in Dagster (checks included), ingests the past
     week of X posts, computes the sentiment-price correlation, renders the coin and
     sentiment reports (HTML under $ECOIN_HOME/reports), then serves `dagster dev` on
-    127.0.0.1:PORT, whose daemon runs the X sensor: sandbox posts stream into the database
-    while it runs, serves the forecast and sentiment models with BentoML on 127.0.0.1:3001
+    127.0.0.1:PORT, starts the stream service (`ecoin tweets stream`: sandbox posts reach the
+    database within seconds, reported to Dagster as `x_posts`), serves the forecast and sentiment models with BentoML on 127.0.0.1:3001
     and 127.0.0.1:3002, and the live dashboard on http://127.0.0.1:5006/app.
     """
     cfg = settings()
@@ -252,8 +252,10 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         proc, dashboard_url = start_dashboard(logs / "dashboard.log", env)
         procs.append(proc)
         _say(f"dashboard (Panel): {dashboard_url}  (log: {logs / 'dashboard.log'})")
+        log = logs / "stream.log"
+        procs.append(start([sys.executable, "-m", "ecoin_assets", "tweets", "stream"], log, env))
+        _say(f"X posts stream in through 'ecoin tweets stream' (table `posts`; log: {log})")
         _say("Ctrl-C to stop")
-        _say("X posts stream in through x_posts_sensor every 20 s (table `posts`)")
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())

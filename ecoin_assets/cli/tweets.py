@@ -154,12 +154,14 @@ def stream(
     ecoin:<topic>; other rules of the app are left alone). After a disconnect, a stall or a
     restart, the posts created meanwhile are recovered through recent search from what is
     stored. Posts are written about once a second, each batch in one transaction with the
-    cursors, so a killed service loses and duplicates nothing when it restarts.
+    cursors, so a killed service loses and duplicates nothing when it restarts. With
+    DAGSTER_HOME set, it reports x_posts to Dagster about once a minute.
     """
     import signal
 
     from ecoin_assets.sentiment.registry import Classifier
     from ecoin_assets.sources.x import FilteredStream, XSource
+    from ecoin_assets.tweets.reporting import DagsterReporter
     from ecoin_assets.tweets.stream import StreamService
 
     cfg = settings()
@@ -172,6 +174,7 @@ def stream(
         classifier=Classifier.load(cfg.home),
         poll_interval=poll_interval,
         on_batch=None if as_json else _echo_batch,
+        reporter=DagsterReporter.from_environment(),
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())

@@ -96,40 +96,50 @@ def store_posts(
 ) -> IngestResult:
     """Store one batch in one transaction: the posts not stored yet (cleaned, filtered and,
     with a classifier, scored), their topic links, per-minute counts and the topics' cursors
-    (`cursors`: topic -> newest post id seen; a cursor only moves forward)."""
+    (`cursors`: topic -> newest post id seen; a cursor only moves forward).
+
+    What is known is read first, and cleaning and scoring happen outside the transaction, so
+    the write holds the database only for the inserts (readers of a DuckDB file wait for the
+    writer to close it). Inserts skip ids stored meanwhile, so a post is still stored once."""
     result = IngestResult(fetched=len(tweets))
     now = datetime.now(UTC).replace(tzinfo=None)
-    with db.write() as con:
+    with db.read() as con:
         known = _known_ids(con, list(tweets))
         dedup = Deduplicator(_recent_keys(con, now))
-        rows = []
-        for tid in sorted(set(tweets) - known):
-            t = tweets[tid]
-            post = preprocess(
-                str(tid),
+    rows = []
+    for tid in sorted(set(tweets) - known):
+        t = tweets[tid]
+        post = preprocess(
+            str(tid),
+            t.text,
+            lang=t.lang,
+            is_retweet=t.is_retweet,
+            languages=languages,
+            dedup=dedup,
+        )
+        created = t.created_at.astimezone(UTC).replace(tzinfo=None) if t.created_at else now
+        rows.append(
+            (
+                tid,
+                created,
+                t.author_id,
+                t.lang,
                 t.text,
-                lang=t.lang,
-                is_retweet=t.is_retweet,
-                languages=languages,
-                dedup=dedup,
+                post.text_clean,
+                list(post.tokens),
+                t.is_retweet,
+                post.keep,
+                post.drop_reason,
+                source_label,
+                now,
             )
-            created = t.created_at.astimezone(UTC).replace(tzinfo=None) if t.created_at else now
-            rows.append(
-                (
-                    tid,
-                    created,
-                    t.author_id,
-                    t.lang,
-                    t.text,
-                    post.text_clean,
-                    list(post.tokens),
-                    t.is_retweet,
-                    post.keep,
-                    post.drop_reason,
-                    source_label,
-                    now,
-                )
-            )
+        )
+    scores = []
+    if classifier is not None:
+        from ecoin_assets.sentiment.scoring import score_rows, write_scores
+
+        scores = score_rows(classifier, [(r[0], r[5]) for r in rows if r[8]], now)
+    with db.write() as con:
         if rows:
             insert_new_rows(con, "posts", rows)
         result.stored = len(rows)
@@ -150,12 +160,9 @@ def store_posts(
                 [topic, newest_id, now],
             )
         _refresh_minutes(con, list(tweets.values()), links, now)
-        if classifier is not None:
-            from ecoin_assets.sentiment.scoring import score_rows, write_scores
-
-            scores = score_rows(classifier, [(r[0], r[5]) for r in rows if r[8]], now)
+        if scores:
             write_scores(con, scores, now)
-            result.scored = len(scores)
+        result.scored = len(scores)
     return result
 
 

@@ -23,7 +23,8 @@ import emoji
 URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@])@\w{1,15}")
 HASHTAG_RE = re.compile(r"(?<![\w#])#(\w+)")
-CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9]{0,9})\b")
+# `$BTC`, and StockTwits' `$BTC.X` (crypto) and `$SPY` style
+CASHTAG_RE = re.compile(r"(?<![\w$])\$([A-Za-z][A-Za-z0-9]{0,9})(?:\.X\b)?\b")
 RETWEET_RE = re.compile(r"^RT\s+@\w{1,15}:?\s*")
 REPEAT_RE = re.compile(r"([^\d\s])\1{2,}")  # letters and marks, never digits
 CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
@@ -70,6 +71,8 @@ def _split_hashtag(tag: str) -> str:
 
 
 def _emoji_words(text: str) -> str:
+    if text.isascii():  # no emoji (most posts): skips what is most of the cleaning time
+        return text
     return emoji.replace_emoji(
         text, replace=lambda e, data: " " + data["en"].strip(":").replace("_", " ") + " "
     )
@@ -88,6 +91,14 @@ def clean_text(text: str) -> str:
     out = out.lower()
     out = REPEAT_RE.sub(r"\1\1", out)
     return " ".join(out.split())
+
+
+STRIP_RE = re.compile(r"[^a-z0-9\s]+")
+
+
+def strip_text(text: str) -> str:
+    """A post as some sources deliver it: lower-cased, links, punctuation and emoji removed."""
+    return " ".join(STRIP_RE.sub(" ", URL_RE.sub(" ", text).lower()).split())
 
 
 def tokenize(clean: str) -> list[str]:

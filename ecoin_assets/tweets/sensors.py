@@ -1,4 +1,11 @@
-"""The X sensor: a run of `x_posts` whenever new posts exist on a tracked topic.
+"""The X sensor: a run of `x_posts` whenever new posts exist on a tracked topic, when no
+stream service is ingesting.
+
+The real-time path is the stream service (`ecoin tweets stream`, `stream.py`): seconds from
+post to database, where a run takes 10-30 s. The sensor stays for deployments that run
+Dagster alone (the compose stack and Helm chart have no stream role yet): while the service
+reports `x_posts` to this instance (`reporting.py`, once a minute), the sensor skips, so only
+one of the two ingests at a time.
 
 Its cursor holds the newest post id per topic it has launched a run for; each tick probes
 every topic with one call (`since_id` = that id) and launches at most one run, keyed by the
@@ -8,15 +15,18 @@ that failed is caught up by the next one, and nothing is lost or stored twice.
 """
 
 import json
+import time
 
 import dagster as dg
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.resources import XResource
 from ecoin_assets.tweets.assets import x_posts
+from ecoin_assets.tweets.reporting import REPORT_SECONDS, REPORTED_BY
 
 x_ingest_job = dg.define_asset_job("x_ingest_job", selection=[x_posts])
 SENSOR_INTERVAL_SECONDS = 20
+STREAM_LIVE_SECONDS = 2.5 * REPORT_SECONDS  # a stream service reported this recently: skip
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -32,6 +42,8 @@ _ACTIVE = [
     description="Ingests new X posts on the tracked topics (one run per tick at most).",
 )
 def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource):
+    if stream_service_is_live(context.instance):
+        return dg.SkipReason("the stream service (ecoin tweets stream) is ingesting")
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     active = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=x_ingest_job.name, statuses=_ACTIVE), limit=1
@@ -49,3 +61,12 @@ def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource):
     context.update_cursor(json.dumps(newest, sort_keys=True))
     key = "|".join(f"{t}:{i}" for t, i in sorted(newest.items()))
     return dg.RunRequest(run_key=f"x-posts-{key}")
+
+
+def stream_service_is_live(instance: dg.DagsterInstance, now: float | None = None) -> bool:
+    event = instance.get_latest_materialization_event(x_posts.key)
+    if event is None or event.asset_materialization is None:
+        return False
+    reporter = event.asset_materialization.metadata.get("reported_by")
+    fresh = (now or time.time()) - event.timestamp < STREAM_LIVE_SECONDS
+    return fresh and reporter is not None and reporter.value == REPORTED_BY

@@ -34,6 +34,7 @@ from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.ingest import read_cursors, store_posts
+from ecoin_assets.tweets.reporting import DagsterReporter
 
 if TYPE_CHECKING:
     from ecoin_assets.sentiment.registry import Classifier
@@ -99,6 +100,7 @@ class StreamService:
         poll_interval: float = 5.0,
         languages: Sequence[str] = ("en",),
         on_batch: Callable[[dict], None] | None = None,
+        reporter: DagsterReporter | None = None,
     ):
         if mode not in MODES:
             raise UserError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -111,6 +113,7 @@ class StreamService:
         self.classifier, self.languages = classifier, tuple(languages)
         self.batch_seconds, self.poll_interval = batch_seconds, poll_interval
         self.on_batch = on_batch
+        self.reporter = reporter
         self.report = StreamReport()
         self._queue: queue.Queue = queue.Queue()  # live posts
         self._backlog: queue.Queue = queue.Queue()  # recovered posts, in chunks
@@ -304,16 +307,21 @@ class StreamService:
             self.classifier,
         )
         committed = datetime.now(UTC)
+        lags = [
+            (committed - tweets[tid].created_at).total_seconds()
+            for tid in result.new_ids & live
+            if tweets[tid].created_at is not None
+        ]
         with self._lock:
             for topic, newest in cursors.items():
                 self._cursors[topic] = max(self._cursors.get(topic, 0), newest)
-        for tid in result.new_ids & live:
-            created = tweets[tid].created_at
-            if created is not None:
-                self.report.lags.append((committed - created).total_seconds())
+        self.report.lags += lags
         self.report.batches += 1
         self.report.stored += result.stored
         self.report.kept += result.kept
         self.report.scored += result.scored
         if self.on_batch is not None:
             self.on_batch(result.as_dict() | {"items": len(items)})
+        if self.reporter is not None:
+            self.reporter.add(result.stored, result.kept, lags)
+            self.reporter.maybe_report(self.report.mode, self.topics, self.report.gaps)
