@@ -90,8 +90,9 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     week of X posts, computes the sentiment-price correlation, renders the coin and
     sentiment reports (HTML under $ECOIN_HOME/reports), then serves `dagster dev` on
     127.0.0.1:PORT, starts the stream service (`ecoin tweets stream`: sandbox posts reach the
-    database within seconds, reported to Dagster as `x_posts`), serves the forecast and sentiment models with BentoML on 127.0.0.1:3001
-    and 127.0.0.1:3002, and the live dashboard on http://127.0.0.1:5006/app.
+    database within seconds, reported to Dagster as `x_posts`), serves the forecast and
+    sentiment models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, and the live
+    dashboard on http://127.0.0.1:5006/app.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")

@@ -51,8 +51,16 @@ def _rate(name: str, what: str):
     "--post-rate",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(0.1, 6000),
-    help="Simulated X posts released per minute (about the ECOIN_COINS coins).",
+    type=click.FloatRange(0.1, 15000),
+    help="Simulated X posts released per minute (about the ECOIN_COINS coins; 15000 is X's "
+    "maximum filtered-stream delivery rate, 250 a second).",
+)
+@click.option(
+    "--backlog-minutes",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, 1440),
+    help="Minutes of posts at --post-rate released before the sandbox starts.",
 )
 @click.option(
     "--history-days",
@@ -131,6 +139,7 @@ def serve(
     coingecko_port: int,
     x_port: int,
     post_rate: float,
+    backlog_minutes: float,
     history_days: float,
     history_post_rate: float,
     duplicate_page_rate: float,
@@ -186,6 +195,7 @@ def serve(
                     x_port,
                     coins=coins or DEFAULT_COINS,
                     rate_per_minute=post_rate,
+                    backlog_minutes=backlog_minutes,
                     history_days=history_days,
                     history_rate_per_minute=history_post_rate,
                     duplicate_page_rate=duplicate_page_rate,
