@@ -52,6 +52,8 @@ class Settings:
     x_bearer_token: str | None = field(default=None, repr=False)
     #: `ECOIN_DATABASE_URL`: a PostgreSQL database instead of the DuckDB file (may hold a password)
     database_url: str | None = field(default=None, repr=False)
+    #: `ECOIN_SENTIMENT_URL`: the BentoML sentiment service that scores for the stream service
+    sentiment_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -110,4 +112,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         coingecko_pro_key=pro_key,
         x_bearer_token=env.get("X_BEARER_TOKEN") or None,
         database_url=database_url,
+        sentiment_url=env.get("ECOIN_SENTIMENT_URL", "").strip().rstrip("/") or None,
     )

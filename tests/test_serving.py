@@ -322,6 +322,20 @@ def test_sentiment_service_answers_like_the_cli_and_batches_concurrent_requests(
     assert info["max_texts"] == 1000
 
 
+def test_the_stream_service_can_score_through_the_sentiment_service(services, home):
+    from ecoin_assets.errors import SourceError
+    from ecoin_assets.sentiment.remote import RemoteClassifier
+    from ecoin_assets.tweets.preprocess import clean_text
+
+    remote = RemoteClassifier(services["sentiment"])
+    local = sentiment_registry.Classifier.load(home)
+    assert remote.version == local.version
+    clean = [clean_text(t) for t in TEXTS]
+    assert remote.classify(clean, clean=True) == local.classify(clean, clean=True)
+    with pytest.raises(SourceError, match="unavailable"):
+        RemoteClassifier(f"http://127.0.0.1:{free_port()}", attempts=1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("service", "path", "body", "status", "needle"),

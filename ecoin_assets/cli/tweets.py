@@ -155,11 +155,13 @@ def stream(
     restart, the posts created meanwhile are recovered through recent search from what is
     stored. Posts are written about once a second, each batch in one transaction with the
     cursors, so a killed service loses and duplicates nothing when it restarts. With
-    DAGSTER_HOME set, it reports x_posts to Dagster about once a minute.
+    DAGSTER_HOME set, it reports x_posts to Dagster about once a minute. Posts are scored
+    in-process, or by the BentoML sentiment service at ECOIN_SENTIMENT_URL when it is set.
     """
     import signal
 
     from ecoin_assets.sentiment.registry import Classifier
+    from ecoin_assets.sentiment.remote import RemoteClassifier
     from ecoin_assets.sources.x import FilteredStream, XSource
     from ecoin_assets.tweets.reporting import DagsterReporter
     from ecoin_assets.tweets.stream import StreamService
@@ -171,7 +173,9 @@ def stream(
         topics or cfg.topics,
         stream=None if mode == "poll" else FilteredStream.from_settings(cfg),
         mode=mode,
-        classifier=Classifier.load(cfg.home),
+        classifier=RemoteClassifier(cfg.sentiment_url)
+        if cfg.sentiment_url
+        else Classifier.load(cfg.home),
         poll_interval=poll_interval,
         on_batch=None if as_json else _echo_batch,
         reporter=DagsterReporter.from_environment(),
