@@ -21,7 +21,7 @@ def sentiment() -> None:
 
     Labelled data is a folder in TweetEval layout: {split}_text.txt and {split}_labels.txt,
     one post and one label per line (0 negative, 1 neutral, 2 positive). Until a model is
-    trained, the bundled model (trained on TweetEval's train split) is active.
+    trained, the bundled crypto-aware model (see 'ecoin sentiment finetune') is active.
     """
 
 
@@ -72,6 +72,85 @@ def train(data: str, split: str, eval_split: str | None, as_json: bool) -> None:
         click.echo(
             f"on {result['evaluated_on']}: macro-recall {m['macro_recall']:.3f}, "
             f"macro-F1 {m['macro_f1']:.3f}, accuracy {m['accuracy']:.3f} (n={m['n']})"
+        )
+
+
+@sentiment.command()
+@click.option(
+    "--tweeteval",
+    "tweeteval",
+    required=True,
+    metavar="DIR",
+    help="TweetEval sentiment folder (train and val splits; 'ecoin sentiment fetch-tweeteval').",
+)
+@click.option(
+    "--crypto",
+    "crypto_csv",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV of crypto posts tagged bullish/bearish by their authors "
+    "(columns created_at,symbol,tag,text).",
+)
+@click.option(
+    "--holdout-from",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Tagged posts from this day on are held out for evaluation (default: the last day).",
+)
+@click.option("--layers", default=1, show_default=True, type=click.IntRange(1, 6))
+@click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, 20))
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Checkpoint folder (default: under $ECOIN_HOME/models/finetune); a run resumes there.",
+)
+@json_option
+def finetune(
+    tweeteval: str,
+    crypto_csv: Path,
+    holdout_from: str | None,
+    layers: int,
+    epochs: int,
+    work: Path | None,
+    as_json: bool,
+) -> None:
+    """Fine-tune the crypto-aware model (the bundled model's recipe) on the CPU.
+
+    Trains the first LAYERS transformer layers of MiniLM with a 3-class head on TweetEval's
+    train split and the seed set, and on the tagged crypto posts as polarity; reports
+    TweetEval val macro-recall, seed test macro-recall and the held-out posts' balanced
+    polarity; stores the model as a new version, makes it active and registers it in BentoML.
+    Progress goes to stderr; an interrupted run resumes from its last epoch.
+    """
+    from ecoin_assets.sentiment.finetune import FinetuneConfig
+    from ecoin_assets.sentiment.service import finetune_and_register
+
+    result = finetune_and_register(
+        settings().home,
+        tweeteval,
+        crypto_csv,
+        FinetuneConfig(layers=layers, epochs=epochs),
+        holdout_from=holdout_from,
+        work=work,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    if as_json:
+        print_json(result)
+        return
+    m, seed, polarity = result["metrics"], result["seed_test"], result["crypto_polarity"]
+    click.echo(
+        f"fine-tuned sentiment model {result['version']} ({result['n_train']} posts, "
+        f"{result['train_seconds']} s); it is now active"
+    )
+    click.echo(
+        f"on {result['evaluated_on']}: macro-recall {m['macro_recall']:.3f}, "
+        f"{m['posts_per_second']:.0f} posts/s; seed test macro-recall {seed['macro_recall']:.3f}"
+    )
+    if polarity:
+        click.echo(
+            f"on {polarity['data']}: balanced polarity {polarity['balanced_polarity']:.3f} "
+            f"(n={polarity['n']})"
         )
 
 

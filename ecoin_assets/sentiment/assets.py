@@ -21,7 +21,7 @@ class SentimentModelConfig(dg.Config):
     data: str = Field(
         default="bundled",
         description=(
-            "'bundled' (register the model shipped with ecoin, trained on TweetEval), 'seed' "
+            "'bundled' (register the crypto-aware model shipped with ecoin), 'seed' "
             "(train on the seed set) or a folder in TweetEval layout to train on."
         ),
     )

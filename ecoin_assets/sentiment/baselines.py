@@ -28,6 +28,11 @@ class VaderBaseline:
     def fit(self, texts: Sequence[str], labels: Sequence[int]) -> VaderBaseline:
         return self  # nothing to learn
 
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """VADER's neg, neu and pos scores per text (n, 3): its polarity, for comparisons."""
+        rows = (self._analyzer.polarity_scores(t) for t in texts)
+        return np.array([[r["neg"], r["neu"], r["pos"]] for r in rows]).reshape(len(texts), 3)
+
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         compound = np.array([self._analyzer.polarity_scores(t)["compound"] for t in texts])
         return np.where(

@@ -144,9 +144,10 @@ def tokenizer_file() -> Path:
 class SentenceEncoder:
     """Mean-pooled, L2-normalized MiniLM embeddings of texts (float32, 384 wide).
 
-    `SentenceEncoder(cache_dir, identity)` builds the graph in `cache_dir` once;
-    `from_files(graph, tokenizer, identity)` runs a graph and tokenizer copied elsewhere (a
-    BentoML model), with no torch.
+    `SentenceEncoder(cache_dir, identity)` builds the graph of a known identity in `cache_dir`
+    once (an unknown identity is a clear error); `from_files(graph, tokenizer, identity)` runs
+    a graph and tokenizer from elsewhere (a fine-tuned model's own graph, a BentoML model),
+    with no torch.
     """
 
     def __init__(
@@ -166,7 +167,6 @@ class SentenceEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        layers_of(identity)  # an encoder this ecoin does not know is a clear error here
         self.identity = identity
         self.graph = Path(graph)
         self.tokenizer_path = Path(tokenizer)

@@ -144,3 +144,21 @@ def _is_writable(folder: Path) -> bool:
             return True
     except OSError:
         return False
+
+
+def balanced_polarity(tags: Sequence[int], probabilities: np.ndarray) -> dict[str, Any]:
+    """How well probabilities split posts tagged bullish (1) from bearish (0): a post counts as
+    bullish when p_positive > p_negative. `balanced_polarity` is the mean of the two recalls
+    (bullish -> positive, bearish -> negative), so the tags' mix does not move it."""
+    tags_array = np.asarray(tags)
+    if tags_array.size == 0 or set(np.unique(tags_array)) != {0, 1}:
+        raise UserError("polarity needs posts tagged bullish and posts tagged bearish")
+    bullish = probabilities[:, 2] > probabilities[:, 0]
+    recall_bullish = float(np.mean(bullish[tags_array == 1]))
+    recall_bearish = float(np.mean(~bullish[tags_array == 0]))
+    return {
+        "n": int(tags_array.size),
+        "balanced_polarity": (recall_bullish + recall_bearish) / 2,
+        "recall_bullish": recall_bullish,
+        "recall_bearish": recall_bearish,
+    }

@@ -1,17 +1,22 @@
 """The sentiment model: one multinomial logistic regression over three feature blocks of the
 clean post (the same cleaning as ingestion, `tweets.preprocess.clean_text`):
 
-1. the MiniLM sentence embedding (`encoder.py`: 3 of its 6 layers by default), 384 values;
+1. a MiniLM sentence embedding, 384 values: from the shared encoder (`encoder.py`: 3 of its
+   6 layers, frozen) for `ecoin sentiment train`, or from the model's own encoder, MiniLM's
+   first layer fine-tuned for crypto-aware sentiment (`finetune.py`; the bundled model), kept
+   in its folder as `encoder.onnx` (`graph`);
 2. word 1-2-grams hashed into 2**17 buckets with sublinear TF-IDF weights: a vocabulary-free
    TF-IDF, so the saved model holds numbers only (no word list, no pickle);
-3. VADER's lexicon scores (negative, neutral, positive, compound), 4 values.
+3. VADER's lexicon scores (negative, neutral, positive, compound), 4 values, with crypto slang
+   added to its lexicon (`crypto_lexicon.py`) for models trained since 2026-12-02.
 
 Classes are weighted inversely to their frequency, since the official metric (macro-averaged
 recall) weighs the rare negative class as much as the others. On TweetEval's validation split
 this reaches about 0.715 macro-recall (0.72 with all 6 encoder layers; 0.66 with TF-IDF alone).
 
-A saved model is a folder with `weights.npz` (float16 coefficients, IDF weights) and
-`model.json` (version, encoder, training data, metrics); loading executes no code.
+A saved model is a folder with `weights.npz` (float16 coefficients, IDF weights),
+`model.json` (version, encoder, training data, metrics) and its own `encoder.onnx` if it has
+one; loading executes no code.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecoin_assets.errors import UserError
+from ecoin_assets.sentiment.crypto_lexicon import CRYPTO_LEXICON
 from ecoin_assets.sentiment.data import LABELS, LabelledSet
 from ecoin_assets.sentiment.encoder import EMBEDDING_DIM, SentenceEncoder
 from ecoin_assets.tweets.preprocess import clean_text
@@ -37,6 +44,7 @@ HASH_BITS = 17
 TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # words, and the marks that carry tone
 REGULARIZATION_C = 1.0
 VADER_FEATURES = 4
+OWN_GRAPH = "encoder.onnx"  # a fine-tuned model's encoder, in its folder
 
 
 def _hasher():
@@ -67,23 +75,32 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
 
 
+LEXICONS = ("vader", "vader+crypto")  # VADER alone (models before 2026-12-02), or with slang
+
+
 class _Vader:
-    _analyzer = None
+    _analyzers: dict = {}
 
     @classmethod
-    def scores(cls, texts: Sequence[str]) -> np.ndarray:
-        if cls._analyzer is None:
+    def scores(cls, texts: Sequence[str], lexicon: str = "vader") -> np.ndarray:
+        analyzer = cls._analyzers.get(lexicon)
+        if analyzer is None:
             from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-            cls._analyzer = SentimentIntensityAnalyzer()
-        rows = (cls._analyzer.polarity_scores(t) for t in texts)
+            if lexicon not in LEXICONS:
+                raise UserError(f"unknown sentiment lexicon {lexicon!r}: retrain the model")
+            analyzer = SentimentIntensityAnalyzer()
+            if lexicon == "vader+crypto":
+                analyzer.lexicon.update(CRYPTO_LEXICON)
+            cls._analyzers[lexicon] = analyzer
+        rows = (analyzer.polarity_scores(t) for t in texts)
         return np.array(
             [[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32
         ).reshape(len(texts), VADER_FEATURES)
 
 
 def featurize(
-    clean_texts: Sequence[str], encoder: SentenceEncoder, idf: np.ndarray
+    clean_texts: Sequence[str], encoder: SentenceEncoder, idf: np.ndarray, lexicon: str
 ) -> sp.csr_matrix:
     """The feature matrix of clean texts: [embedding | hashed TF-IDF | VADER]."""
     counts = _hasher().transform(clean_texts).tocsr()
@@ -91,7 +108,7 @@ def featurize(
         [
             sp.csr_matrix(encoder.encode(clean_texts)),
             _tfidf(counts, idf),
-            sp.csr_matrix(_Vader.scores(clean_texts)),
+            sp.csr_matrix(_Vader.scores(clean_texts, lexicon)),
         ],
         format="csr",
     )
@@ -105,9 +122,15 @@ class SentimentModel:
     intercept: np.ndarray  # (3,)
     idf: np.ndarray  # (2**HASH_BITS,)
     meta: dict = field(default_factory=dict)
+    graph: Path | None = None  # the model's own encoder graph (a fine-tuned encoder)
 
     def __post_init__(self) -> None:
         self._coef64 = np.asarray(self.coef, dtype=np.float64)
+
+    @property
+    def lexicon(self) -> str:
+        """The lexicon of its VADER features (models without the entry used VADER's alone)."""
+        return self.meta.get("features", {}).get("lexicon", "vader")
 
     def predict_proba_clean(self, clean_texts: Sequence[str], encoder: SentenceEncoder):
         """Probabilities (n, 3) of negative, neutral, positive for already-clean texts."""
@@ -123,7 +146,7 @@ class SentimentModel:
         coef, dim = self._coef64, EMBEDDING_DIM
         embeddings = encoder.encode_later(clean_texts)  # on worker threads, while we go on
         tfidf = _tfidf(_hasher().transform(clean_texts).tocsr(), self.idf).astype(np.float64)
-        lexicon = _Vader.scores(clean_texts).astype(np.float64)
+        lexicon = _Vader.scores(clean_texts, self.lexicon).astype(np.float64)
         logits = (
             embeddings().astype(np.float64) @ coef[:, :dim].T
             + tfidf @ coef[:, dim:-VADER_FEATURES].T
@@ -139,7 +162,13 @@ class SentimentModel:
         return self.predict_proba_clean([clean_text(t) for t in texts], encoder)
 
 
-def train(data: LabelledSet, encoder: SentenceEncoder, c: float = REGULARIZATION_C):
+def train(
+    data: LabelledSet,
+    encoder: SentenceEncoder,
+    c: float = REGULARIZATION_C,
+    lexicon: str = "vader+crypto",
+    sample_weight: Sequence[float] | None = None,
+):
     """Fit the model on labelled raw posts; deterministic for the same data and encoder."""
     from sklearn.linear_model import LogisticRegression
 
@@ -149,9 +178,9 @@ def train(data: LabelledSet, encoder: SentenceEncoder, c: float = REGULARIZATION
     started = time.perf_counter()
     clean = [clean_text(t) for t in data.texts]
     idf = _idf(_hasher().transform(clean).tocsr())
-    features = featurize(clean, encoder, idf)
+    features = featurize(clean, encoder, idf, lexicon)
     classifier = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    classifier.fit(features, np.asarray(data.labels))
+    classifier.fit(features, np.asarray(data.labels), sample_weight=sample_weight)
     coef = classifier.coef_.astype(np.float16).astype(np.float32)  # as saved
     intercept = classifier.intercept_.astype(np.float32)
     idf = idf.astype(np.float16).astype(np.float32)
@@ -171,6 +200,7 @@ def train(data: LabelledSet, encoder: SentenceEncoder, c: float = REGULARIZATION
                 "embedding": EMBEDDING_DIM,
                 "hashed_tfidf": 2**HASH_BITS,
                 "vader": VADER_FEATURES,
+                "lexicon": lexicon,
             },
             "c": c,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -179,8 +209,9 @@ def train(data: LabelledSet, encoder: SentenceEncoder, c: float = REGULARIZATION
 
 
 # -- persistence ------------------------------------------------------------------------------
-def save_files(model: SentimentModel, folder: Path) -> None:
-    """Write `weights.npz` and `model.json` into `folder` (which must not exist), atomically."""
+def save_files(model: SentimentModel, folder: Path, with_graph: bool = True) -> None:
+    """Write `weights.npz`, `model.json` and the model's own encoder graph (if it has one and
+    `with_graph`) into `folder` (which must not exist), atomically."""
     if folder.exists():
         raise UserError(f"sentiment model version {model.version} already exists at {folder}")
     tmp = folder.with_name(folder.name + ".tmp")
@@ -191,9 +222,13 @@ def save_files(model: SentimentModel, folder: Path) -> None:
         intercept=model.intercept,
         idf=model.idf.astype(np.float16),
     )
+    if model.graph is not None and with_graph:
+        shutil.copyfile(model.graph, tmp / OWN_GRAPH)
     info = {"version": model.version, "encoder_id": model.encoder_id, "labels": list(LABELS)}
     (tmp / "model.json").write_text(json.dumps(info | {"meta": model.meta}, indent=2) + "\n")
     os.replace(tmp, folder)
+    if model.graph is not None and with_graph:
+        model.graph = folder / OWN_GRAPH
 
 
 def load_files(folder: Path) -> SentimentModel:
@@ -212,4 +247,5 @@ def load_files(folder: Path) -> SentimentModel:
         intercept=intercept,
         idf=idf,
         meta=info.get("meta", {}),
+        graph=folder / OWN_GRAPH if (folder / OWN_GRAPH).exists() else None,
     )

@@ -1,7 +1,7 @@
 """Where sentiment models live, which one is active, and the classifier that uses it.
 
 - Trained models: `$ECOIN_HOME/models/sentiment/<version>/`; `LATEST` names the active one.
-- The bundled model (`sentiment/bundled/`, trained on TweetEval's train split; see its
+- The bundled model (`sentiment/bundled/`, crypto-aware, with its own fine-tuned encoder; see its
   MODEL_CARD.md) is active while nothing has been trained, so a fresh machine classifies well.
 - The BentoML model store (`$ECOIN_HOME/bentoml`): every registered version is saved there as
   `ecoin-sentiment:<version>`, with its metrics as metadata, for the serving layer.
@@ -108,10 +108,10 @@ def bento_tag(version: str) -> str:
 def register_bentoml(model: SentimentModel, home: Path, metrics: dict | None = None) -> str:
     """Save the model with its encoder (int8 graph and tokenizer) into the BentoML store under
     `$ECOIN_HOME/bentoml`, so that a service needs neither torch nor `$ECOIN_HOME/models`."""
-    graph = ensure_graph(encoder_cache(home), model.encoder_id)
+    graph = model.graph or ensure_graph(encoder_cache(home), model.encoder_id)
 
     def write(folder: Path) -> None:
-        sentiment_model.save_files(model, folder / "model")
+        sentiment_model.save_files(model, folder / "model", with_graph=False)
         (folder / "encoder").mkdir()
         shutil.copyfile(graph, folder / "encoder" / ENCODER_GRAPH)
         shutil.copyfile(tokenizer_file(), folder / "encoder" / TOKENIZER_FILE)
@@ -131,6 +131,16 @@ def register_active(home: Path) -> str:
     """Register the active model (with the evaluation stored with it); returns its tag."""
     model = load(home)
     return register_bentoml(model, home, model.meta.get("evaluation"))
+
+
+def encoder_for(model: SentimentModel, home: Path, threads: int | None = None) -> SentenceEncoder:
+    """The encoder a model reads: its own graph (fine-tuned models), else the shared one built
+    in the encoder cache."""
+    if model.graph is not None:
+        return SentenceEncoder.from_files(
+            model.graph, tokenizer_file(), identity=model.encoder_id, threads=threads
+        )
+    return SentenceEncoder(encoder_cache(home), threads=threads, identity=model.encoder_id)
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,7 @@ class Classifier:
     @classmethod
     def load(cls, home: Path, version: str | None = None) -> Classifier:
         model = load(home, version)
-        return cls(model, SentenceEncoder(encoder_cache(home), identity=model.encoder_id))
+        return cls(model, encoder_for(model, home))
 
     @classmethod
     def from_bento(cls, folder: Path, threads: int | None = None) -> Classifier:

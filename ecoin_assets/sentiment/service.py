@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
+from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import data as datasets
 from ecoin_assets.sentiment import registry
-from ecoin_assets.sentiment.encoder import SentenceEncoder
-from ecoin_assets.sentiment.evaluation import compute_metrics
+from ecoin_assets.sentiment.crypto_data import load_tagged
+from ecoin_assets.sentiment.encoder import SentenceEncoder, tokenizer_file
+from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
+from ecoin_assets.sentiment.finetune import FinetuneConfig
 from ecoin_assets.sentiment.model import SentimentModel
 from ecoin_assets.sentiment.model import train as fit
 
@@ -60,3 +67,96 @@ def train_and_register(
     registry.save(model, home)
     result["bentoml_tag"] = registry.register_bentoml(model, home, result.get("metrics"))
     return result
+
+
+SEED_REPEATS = 3  # the seed set's crypto posts are the only 3-class in-domain labels: upweighted
+# A self-tag says the author took a stance, and which: in the final classifier a tagged post
+# counts as a weak positive or negative example (never as evidence of neutral)
+TAGGED_WEIGHT = 0.5
+
+
+def finetune_and_register(
+    home: Path,
+    tweeteval: str,
+    crypto_csv: Path,
+    config: FinetuneConfig | None = None,
+    holdout_from: str | None = None,
+    work: Path | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+    seed_repeats: int = SEED_REPEATS,
+) -> dict:
+    """Fine-tune the crypto-aware model (`finetune.py`) on TweetEval's train split, the seed
+    set's train split and the crypto posts tagged before `holdout_from` (default: their last
+    day); evaluate it on TweetEval's val split, the held-out tagged posts and the seed test
+    split; store and activate it, register it in BentoML. Resumes an interrupted run that had
+    the same configuration from its checkpoint in `work`."""
+    from ecoin_assets.sentiment import finetune
+
+    config = config or FinetuneConfig()
+    general = datasets.resolve(tweeteval, "train")
+    val = datasets.resolve(tweeteval, "val")
+    seed = datasets.load_seed("train")
+    tagged = load_tagged(crypto_csv)
+    holdout_from = holdout_from or max(tagged.days)
+    tagged_train, tagged_eval = tagged.before(holdout_from), tagged.since(holdout_from)
+    if not tagged_train.texts:
+        raise UserError(f"{crypto_csv} has no tagged posts before {holdout_from} to train on")
+    examples = finetune.examples(
+        general.texts + seed.texts * seed_repeats,
+        general.labels + seed.labels * seed_repeats,
+        tagged_train.texts,
+        tagged_train.tags,
+        seed=config.seed,
+    )
+    key = hashlib.sha256(
+        json.dumps([asdict(config), len(general), len(tagged_train)]).encode()
+    ).hexdigest()[:10]
+    work = work or home / "models" / "finetune" / key
+    progress(f"{len(examples)} training examples; checkpoints in {work}")
+    started = time.perf_counter()
+    net, history = finetune.finetune(examples, work, config, log=progress)
+    graph = work / "encoder.onnx"
+    finetune.export_encoder(net, graph)
+    digest = hashlib.sha256(graph.read_bytes()).hexdigest()[:8]
+    encoder = SentenceEncoder.from_files(
+        graph, tokenizer_file(), identity=f"ecoin-crypto-minilm-L{config.layers}-int8-{digest}"
+    )
+    progress("fitting the classifier over the fine-tuned embedding, TF-IDF and VADER")
+    labelled = datasets.LabelledSet(
+        general.texts + seed.texts * seed_repeats + tagged_train.texts,
+        general.labels + seed.labels * seed_repeats + [2 * t for t in tagged_train.tags],
+        source=f"{general.source} + seed:train x{seed_repeats} + {tagged_train.source} "
+        f"(bullish as positive, bearish as negative, weight {TAGGED_WEIGHT})",
+    )
+    weights = [1.0] * (len(labelled) - len(tagged_train)) + [TAGGED_WEIGHT] * len(tagged_train)
+    model = fit(labelled, encoder, sample_weight=weights)
+    model.graph = graph
+    model.meta |= {
+        "trained_on": f"{labelled.source}; encoder fine-tuned on the same posts (the tags as "
+        "polarity only)",
+        "tagged_counts": {
+            "bearish": tagged_train.tags.count(0),
+            "bullish": tagged_train.tags.count(1),
+        },
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "finetune": asdict(config) | {"examples": len(examples), "history": history},
+    }
+    classifier = registry.Classifier(model, encoder)
+    evaluation = evaluate_classifier(classifier, val)
+    model.meta["evaluation"] = evaluation
+    model.meta["seed_test"] = evaluate_classifier(classifier, datasets.load_seed("test"))
+    if tagged_eval.texts:
+        polarity = balanced_polarity(tagged_eval.tags, classifier.probabilities(tagged_eval.texts))
+        model.meta["crypto_polarity"] = polarity | {"data": tagged_eval.source}
+    registry.save(model, home)
+    return {
+        "version": model.version,
+        "trained_on": model.meta["trained_on"],
+        "n_train": model.meta["n_train"],
+        "train_seconds": model.meta["train_seconds"],
+        "evaluated_on": val.source,
+        "metrics": evaluation,
+        "seed_test": model.meta["seed_test"],
+        "crypto_polarity": model.meta.get("crypto_polarity"),
+        "bentoml_tag": registry.register_bentoml(model, home, evaluation),
+    }
