@@ -151,17 +151,20 @@ def test_finetuning_stores_a_model_with_its_own_encoder_that_serves(ecoin_home, 
     tiny = [(t, {"negative": 0, "neutral": 1, "positive": 2}[k]) for t, k in CRYPTO_PHRASES]
     _write_tweeteval(tmp_path / "te", tiny)
     _write_tagged(tmp_path / "tagged.csv")
-    work = tmp_path / "work"
     lines: list[str] = []
-    result = finetune_and_register(
-        ecoin_home,
-        str(tmp_path / "te"),
-        tmp_path / "tagged.csv",
-        FinetuneConfig(layers=1, epochs=1, batch_size=8),
-        work=work,
-        progress=lines.append,
-        seed_repeats=0,
-    )
+
+    def finetune_tiny() -> dict:
+        return finetune_and_register(
+            ecoin_home,
+            str(tmp_path / "te"),
+            tmp_path / "tagged.csv",
+            FinetuneConfig(layers=1, epochs=1, batch_size=8),
+            work=tmp_path / "work",
+            progress=lines.append,
+            seed_repeats=0,
+        )
+
+    result = finetune_tiny()
     assert result["crypto_polarity"]["n"] == 2  # the last day is held out
     assert any("epoch 1/1" in line for line in lines)
     folder = registry.models_dir(ecoin_home) / result["version"]
@@ -179,15 +182,7 @@ def test_finetuning_stores_a_model_with_its_own_encoder_that_serves(ecoin_home, 
     assert np.allclose(stored.probabilities(texts), classifier.probabilities(texts))
     # a second run with the same configuration resumes from the checkpoint: no more epochs
     lines.clear()
-    again = finetune_and_register(
-        ecoin_home,
-        str(tmp_path / "te"),
-        tmp_path / "tagged.csv",
-        FinetuneConfig(layers=1, epochs=1, batch_size=8),
-        work=work,
-        progress=lines.append,
-        seed_repeats=0,
-    )
+    again = finetune_tiny()
     assert any("resuming after epoch 1" in line for line in lines)
     assert not any(line.startswith("epoch 1/1 step") for line in lines)
     assert np.allclose(

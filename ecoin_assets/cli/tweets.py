@@ -38,19 +38,22 @@ EXPORT_COLUMNS = [
 ]
 
 
+topics_option = click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    metavar="Q",
+    help="X query of a topic (repeatable; default: ECOIN_TOPICS).",
+)
+
+
 @click.group()
 def tweets() -> None:
     """Collect X posts on topics, cleaned and stored exactly once."""
 
 
 @tweets.command()
-@click.option(
-    "--topic",
-    "topics",
-    multiple=True,
-    metavar="Q",
-    help="X search query (repeatable; default: ECOIN_TOPICS).",
-)
+@topics_option
 @click.option("--once", is_flag=True, help="Search each topic once and stop.")
 @click.option(
     "--duration",
@@ -115,13 +118,7 @@ def ingest(
 
 
 @tweets.command()
-@click.option(
-    "--topic",
-    "topics",
-    multiple=True,
-    metavar="Q",
-    help="X query to follow (repeatable; default: ECOIN_TOPICS).",
-)
+@topics_option
 @click.option(
     "--mode",
     type=click.Choice(["auto", "stream", "poll"]),

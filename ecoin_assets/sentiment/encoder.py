@@ -74,16 +74,23 @@ def _graph_key(identity: str) -> str:
 
 
 def _export(target: Path, layers: int) -> None:
-    """Export the transformer's first `layers` layers to ONNX and quantize its weights to int8
-    (per channel)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """Export the transformer's first `layers` layers as an int8 graph (see `write_int8_graph`)."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    bert = AutoModel.from_pretrained(str(source_model_dir()), num_hidden_layers=layers).eval()
+    bert = AutoModel.from_pretrained(str(source_model_dir()), num_hidden_layers=layers)
+    write_int8_graph(bert, target)
+
+
+def write_int8_graph(bert, target: Path) -> None:
+    """Export a (torch) BERT model's last hidden state to ONNX and quantize its weights to int8
+    (per channel), atomically into `target`: the graphs `SentenceEncoder` runs."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    bert = bert.eval()
 
     class LastHidden(torch.nn.Module):
         def __init__(self) -> None:
@@ -97,6 +104,7 @@ def _export(target: Path, layers: int) -> None:
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
     dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
+    target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         with warnings.catch_warnings():

@@ -27,14 +27,13 @@ from __future__ import annotations
 import json
 import random
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ecoin_assets.sentiment.encoder import source_model_dir, tokenizer_file
+from ecoin_assets.sentiment.encoder import source_model_dir, tokenizer_file, write_int8_graph
 from ecoin_assets.tweets.preprocess import clean_text, strip_text
 
 POOL_SCALE = 20.0  # normalized embeddings are scaled before the head, so logits can be large
@@ -272,46 +271,4 @@ def export_encoder(net, target: Path) -> None:
     """Write the fine-tuned transformer as an int8 ONNX graph with the signature of
     `encoder.SentenceEncoder`'s graphs (its head stays behind: the model's classifier is
     fitted over the exported embedding, `service.finetune_and_register`)."""
-    import logging
-    import tempfile
-
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    bert = net.bert.eval()
-
-    class LastHidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                LastHidden().eval(),
-                dummy,
-                str(fp32),
-                input_names=names,
-                output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
-                opset_version=17,
-                dynamo=False,
-            )
-        int8 = Path(tmp) / "int8.onnx"
-        root = logging.getLogger()
-        level, root.level = root.level, logging.ERROR
-        try:
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-        finally:
-            root.level = level
-        int8.replace(target)
+    write_int8_graph(net.bert, target)
