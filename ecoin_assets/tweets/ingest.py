@@ -98,12 +98,12 @@ def store_posts(
     with a classifier, scored), their topic links, per-minute counts and the topics' cursors
     (`cursors`: topic -> newest post id seen; a cursor only moves forward).
 
-    What is known is read first, and cleaning and scoring happen outside the transaction, so
-    the write holds the database only for the inserts (readers of a DuckDB file wait for the
-    writer to close it). Inserts skip ids stored meanwhile, so a post is still stored once."""
+    What is known is read first, in a transaction of its own, and cleaning and scoring happen
+    between the two, so neither holds the database for long (readers of a DuckDB file wait for
+    the writer to close it). Inserts skip ids stored meanwhile, so a post is still stored once."""
     result = IngestResult(fetched=len(tweets))
     now = datetime.now(UTC).replace(tzinfo=None)
-    with db.read() as con:
+    with db.write() as con:  # reads only; `register` needs a writable connection (PostgreSQL)
         known = _known_ids(con, list(tweets))
         dedup = Deduplicator(_recent_keys(con, now))
     rows = []
