@@ -188,6 +188,10 @@ class StreamService:
             log.warning("no filtered stream for this app (%s): polling recent search", exc)
             self.report.mode = "poll"
             self._poller()
+        except Exception:
+            if not self._stop.is_set():
+                raise
+            # `stop()` closed the connection under the read, which may end it with any error
 
     def _poller(self) -> None:
         while not self._stop.wait(self.poll_interval):
