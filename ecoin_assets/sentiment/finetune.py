@@ -155,13 +155,9 @@ def finetune(
     work: Path,
     config: FinetuneConfig,
     log: Callable[[str], None] = print,
-    evaluate: Callable[[Callable[[Sequence[str]], np.ndarray]], dict] | None = None,
 ):
-    """Train (or resume) in `work`; returns the network after the last epoch.
-
-    `evaluate`, when given, gets a function from clean texts to logits after every epoch and
-    returns figures that are logged and kept in `work/history.json`.
-    """
+    """Train (or resume) in `work`; returns the network after the last epoch and the
+    per-epoch history (also kept in `work/history.json`)."""
     import torch
 
     torch.manual_seed(config.seed)
@@ -233,8 +229,6 @@ def finetune(
                 )
         started = time.perf_counter()
         figures = {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1)}
-        if evaluate is not None:
-            figures |= evaluate(lambda texts: logits_of(net, texts, tokenize))
         history.append(figures)
         log(json.dumps(figures))
         tmp = checkpoint.with_suffix(".tmp")
@@ -252,19 +246,6 @@ def finetune(
         tmp.replace(checkpoint)
         (work / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     return net, history
-
-
-def logits_of(net, texts: Sequence[str], tokenize: Tokens, batch: int = 64) -> np.ndarray:
-    """The network's logits for clean texts (padded batches; for evaluation during training)."""
-    import torch
-
-    net.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(texts), batch):
-            ids, mask = _pad(tokenize(texts[i : i + batch]))
-            out.append(net(ids, mask).numpy())
-    return np.vstack(out) if out else np.zeros((0, 3), dtype=np.float32)
 
 
 def export_encoder(net, target: Path) -> None:

@@ -136,7 +136,7 @@ def store_posts(
         )
     scores = []
     if classifier is not None:
-        from ecoin_assets.sentiment.scoring import score_rows, write_scores
+        from ecoin_assets.sentiment.scoring import score_rows
 
         scores = score_rows(classifier, [(r[0], r[5]) for r in rows if r[8]], now)
     with db.write() as con:
@@ -161,6 +161,8 @@ def store_posts(
             )
         _refresh_minutes(con, list(tweets.values()), links, now)
         if scores:
+            from ecoin_assets.sentiment.scoring import write_scores
+
             write_scores(con, scores, now)
         result.scored = len(scores)
     return result

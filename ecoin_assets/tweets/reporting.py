@@ -19,6 +19,17 @@ REPORTED_BY = "ecoin tweets stream"
 REPORT_SECONDS = 60.0
 
 
+def lag_percentiles(lags: list[float]) -> dict[str, float]:
+    """`lag_p50_s` and `lag_p95_s` of lags in seconds (empty when there are none)."""
+    if not lags:
+        return {}
+    ordered = sorted(lags)
+    return {
+        "lag_p50_s": round(statistics.median(ordered), 3),
+        "lag_p95_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+    }
+
+
 class DagsterReporter:
     """Collects batch figures; `maybe_report()` sends them when a report is due."""
 
@@ -48,7 +59,6 @@ class DagsterReporter:
             return
         import dagster as dg
 
-        lags = sorted(self._lags)
         metadata = {
             "reported_by": REPORTED_BY,
             "mode": mode,
@@ -57,10 +67,7 @@ class DagsterReporter:
             "kept_for_sentiment": self._kept,
             "batches": self._batches,
             "gaps_recovered": gaps,
-        }
-        if lags:
-            metadata["lag_p50_s"] = round(statistics.median(lags), 3)
-            metadata["lag_p95_s"] = round(lags[min(len(lags) - 1, int(0.95 * len(lags)))], 3)
+        } | lag_percentiles(self._lags)
         try:
             instance = self._instance or dg.DagsterInstance.get()
             self._instance = instance

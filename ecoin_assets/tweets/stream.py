@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,7 +33,7 @@ from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.ingest import read_cursors, store_posts
-from ecoin_assets.tweets.reporting import DagsterReporter
+from ecoin_assets.tweets.reporting import DagsterReporter, lag_percentiles
 
 if TYPE_CHECKING:
     from ecoin_assets.sentiment.registry import Classifier
@@ -61,12 +60,7 @@ class StreamReport:
     lags: list[float] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "lags"}
-        if self.lags:
-            ordered = sorted(self.lags)
-            out["lag_p50_s"] = round(statistics.median(ordered), 3)
-            out["lag_p95_s"] = round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3)
-        return out
+        return {k: v for k, v in self.__dict__.items() if k != "lags"} | lag_percentiles(self.lags)
 
 
 @dataclass(frozen=True)
