@@ -5,8 +5,10 @@ about the default coins at each RATE (posts/s; 250 is X's maximum filtered-strea
 rate), runs `ecoin tweets stream --duration SECONDS` on the default topics in a fresh
 ECOIN_HOME with the bundled sentiment model, and prints the service's own figures: posts
 stored, and the lag from each live post's `created_at` to the commit of its batch (p50, p95).
+`--mode poll` measures the polling path instead (recent search, the topics in one combined
+query, rounds paced by the sandbox's rate-limit headers: 450 calls per 15 minutes, as on X).
 
-    .venv/bin/python benchmarks/stream_bench.py [--rates 60,250] [--seconds 120]
+    .venv/bin/python benchmarks/stream_bench.py [--rates 60,250] [--seconds 120] [--mode poll]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run(rate: float, seconds: float) -> dict:
+def _run(rate: float, seconds: float, mode: str) -> dict:
     port = _free_port()
     with tempfile.TemporaryDirectory() as home:
         env = dict(os.environ, ECOIN_HOME=home, X_API_URL=f"http://127.0.0.1:{port}")
@@ -50,7 +52,7 @@ def _run(rate: float, seconds: float) -> dict:
                         raise RuntimeError("the X sandbox did not start") from None
                     time.sleep(0.2)
             proc = subprocess.run(
-                [sys.executable, "-m", "ecoin_assets", "tweets", "stream", "--mode", "stream",
+                [sys.executable, "-m", "ecoin_assets", "tweets", "stream", "--mode", mode,
                  "--duration", str(seconds), "--json"],
                 env=env, capture_output=True, text=True, timeout=seconds + 300,
             )  # fmt: skip
@@ -66,19 +68,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="60,250", help="posts per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--mode", choices=("stream", "poll"), default="stream")
     args = parser.parse_args()
     rows = []
     for rate in (float(r) for r in args.rates.split(",")):
-        report = _run(rate, args.seconds)
+        report = _run(rate, args.seconds, args.mode)
         rows.append((rate, report))
         print(f"{rate:g} posts/s: {json.dumps(report)}", flush=True)
-    print(f"\n{os.cpu_count()} CPU cores, {args.seconds:g} s per rate\n")
-    print("| posts/s | stored | live posts' lag p50 | p95 | batches | gaps |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n{args.mode} mode, {os.cpu_count()} CPU cores, {args.seconds:g} s per rate\n")
+    print("| posts/s | stored | live posts' lag p50 | p95 | batches | searches | gaps |")
+    print("|---|---|---|---|---|---|---|")
     for rate, r in rows:
         print(
             f"| {rate:g} | {r['stored']} | {r.get('lag_p50_s', 'n/a')} s "
-            f"| {r.get('lag_p95_s', 'n/a')} s | {r['batches']} | {r['gaps']} |"
+            f"| {r.get('lag_p95_s', 'n/a')} s | {r['batches']} | {r['searches']} | {r['gaps']} |"
         )
     return 0
 

@@ -14,8 +14,10 @@ import pytest
 import requests
 
 from ecoin_assets.errors import UserError
-from ecoin_assets.sources.sandbox.x import Query, XSandbox
-from ecoin_assets.sources.x import FilteredStream, ReconnectPolicy, XSource
+from ecoin_assets.sources.sandbox.faults import FaultConfig
+from ecoin_assets.sources.sandbox.x import XSandbox, post_matches
+from ecoin_assets.sources.x import FilteredStream, RateBudget, ReconnectPolicy, XSource
+from ecoin_assets.sources.x_query import parse
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.stream import StreamService
 
@@ -25,17 +27,17 @@ FAST = ReconnectPolicy(network_step=0.01, http_base=0.05, rate_limit_base=0.05)
 
 def released(server: XSandbox, topic: str) -> set[int]:
     """The ids of the posts released so far that match `topic` (X's query semantics)."""
-    query, n = Query(topic), server.stream.released(server.now_ms())
-    return {int(p.id) for k in range(n) if query.matches(p := server.stream.post(k))}
+    query, n = parse(topic), server.stream.released(server.now_ms())
+    return {int(p.id) for k in range(n) if post_matches(query, p := server.stream.post(k))}
 
 
-def assert_complete_and_once(db: Database, server: XSandbox) -> None:
+def assert_complete_and_once(db: Database, server: XSandbox, topics=TOPICS) -> None:
     """Every post of a topic up to its cursor is stored and linked once; nothing else is."""
     stored = [r[0] for r in db.query("SELECT post_id FROM posts")]
     assert len(stored) == len(set(stored))
     cursors = dict(db.query("SELECT topic, newest_id FROM topic_cursors"))
-    assert set(cursors) == set(TOPICS)
-    for topic in TOPICS:
+    assert set(cursors) == set(topics)
+    for topic in topics:
         linked = {
             r[0] for r in db.query("SELECT post_id FROM post_topics WHERE topic = ?", [topic])
         }
@@ -97,6 +99,44 @@ def test_auto_mode_polls_when_the_app_has_no_stream_access(x_sandbox_factory, tm
     report = _service(server, db, poll_interval=1.0, batch_seconds=0.3).run(duration=4)
     assert report.mode == "poll" and report.searches >= 4
     assert_complete_and_once(db, server)
+
+
+def test_poll_mode_combines_topics_and_routes_each_post_to_its_own(x_sandbox_factory, tmp_path):
+    topics = ["bitcoin", "ethereum", "solana price", "#dogecoin OR $DOGE", "cardano -scam"]
+    server = x_sandbox_factory(
+        clock=time.time,
+        rate_per_minute=900,
+        backlog_minutes=1,
+        faults=FaultConfig(error_rate=0.1, throttle_rate=0.05, seed=3),
+    )
+    db = Database(tmp_path / "ecoin.duckdb")
+    service = StreamService(
+        db,
+        XSource(server.url, "token", backoff=0.01),
+        topics,
+        mode="poll",
+        poll_interval=1.0,
+        batch_seconds=0.3,
+    )
+    assert [g.text for g in service.groups] == [
+        "bitcoin OR ethereum OR (solana price) OR (#dogecoin OR $DOGE) OR (cardano -scam)"
+    ]
+    report = service.run(duration=6)
+    assert report.mode == "poll" and report.unrouted == 0
+    assert report.searches >= 3  # one call a round serves all five topics
+    assert_complete_and_once(db, server, topics)
+    assert report.lags and sorted(report.lags)[len(report.lags) // 2] < 4  # rounds ~2 s apart
+
+
+def test_poll_rounds_spread_the_rate_limit_window() -> None:
+    budget = RateBudget(limit=450, remaining=405, reset=1000.0)
+    # 360 usable calls (45 kept in reserve) over 600 s, 2 calls a round: every 3.33 s
+    assert budget.pace(2, floor=1.0, now=400.0) == pytest.approx(600 / 180)
+    assert budget.pace(2, floor=5.0, now=400.0) == 5.0  # never closer than the floor
+    spent = RateBudget(limit=450, remaining=40, reset=1000.0)
+    assert spent.pace(1, floor=1.0, now=400.0) == 601.0  # wait for the window to turn
+    assert budget.pace(1, floor=1.0, now=1001.0) == 1.0  # the window turned meanwhile
+    assert RateBudget.from_headers({"x-rate-limit-limit": "450"}) is None
 
 
 def test_bad_settings_are_refused_before_anything_runs(server, tmp_path):

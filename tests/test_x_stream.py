@@ -19,7 +19,7 @@ from fakes import FakeClock
 from ecoin_assets.cli.sandbox import serve
 from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.sandbox.faults import FaultConfig
-from ecoin_assets.sources.sandbox.x import Query, XSandbox
+from ecoin_assets.sources.sandbox.x import XSandbox, post_matches
 from ecoin_assets.sources.x import (
     FilteredStream,
     ReconnectPolicy,
@@ -31,6 +31,7 @@ from ecoin_assets.sources.x import (
     network_backoff,
     rate_limit_backoff,
 )
+from ecoin_assets.sources.x_query import parse
 
 TOKEN = "stream-secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -111,11 +112,11 @@ def client(server: XSandbox, **kwargs) -> FilteredStream:
 
 def matching(server: XSandbox, first: int, last: int, topics: dict[str, str]) -> list[tuple]:
     """(id, topics) of the posts first..last-1 that match `topics`, as the stream sends them."""
-    queries = {name: Query(q) for name, q in topics.items()}
+    queries = {name: parse(q) for name, q in topics.items()}
     out = []
     for k in range(first, last):
         post = server.stream.post(k)
-        names = tuple(n for n, q in queries.items() if q.matches(post))
+        names = tuple(n for n, q in queries.items() if post_matches(q, post))
         if names:
             out.append((int(post.id), names))
     return out

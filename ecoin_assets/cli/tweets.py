@@ -124,8 +124,9 @@ def ingest(
     type=click.Choice(["auto", "stream", "poll"]),
     default="auto",
     show_default=True,
-    help="stream: X's filtered stream; poll: recent search every few seconds; auto: the "
-    "stream, or polling when the app has no stream access.",
+    help="stream: X's filtered stream; poll: recent search every few seconds, the topics "
+    "combined into as few queries as X's 512 characters allow; auto: the stream, or polling "
+    "when the app has no stream access.",
 )
 @click.option(
     "--duration",
@@ -135,11 +136,12 @@ def ingest(
 )
 @click.option(
     "--poll-interval",
-    default=5.0,
+    default=2.0,
     show_default=True,
     type=click.FloatRange(1),
     metavar="SECONDS",
-    help="Time between searches in poll mode.",
+    help="Shortest time between search rounds in poll mode; rounds are spread over what is "
+    "left of the app's 15-minute budget, as X's rate-limit headers report it.",
 )
 @json_option
 def stream(

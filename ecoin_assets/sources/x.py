@@ -4,7 +4,8 @@
 `X_API_URL` by an adapter mounted on the client's `requests` session. Pagination follows
 `next_token`; a 429 waits until `x-rate-limit-reset` (bounded by `max_wait`); 5xx answers,
 dropped connections and broken bodies are retried with backoff; posts repeated across pages are
-returned once.
+returned once. Every answer's `x-rate-limit-*` headers are kept (`XSource.budget`), so that
+callers can pace their calls over the 15-minute window (`RateBudget.pace`).
 
 `FilteredStream` follows the filtered stream with plain `requests` streaming: it keeps exactly
 one rule per topic, tagged `ecoin:<topic>` (the app's other rules are left alone), yields each
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -68,6 +70,38 @@ class SearchResult:
     retries: int
 
 
+@dataclass(frozen=True)
+class RateBudget:
+    """An endpoint's 15-minute window as the last `x-rate-limit-*` headers reported it."""
+
+    limit: int
+    remaining: int
+    reset: float  # epoch seconds
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateBudget | None:
+        try:
+            return cls(
+                int(headers["x-rate-limit-limit"]),
+                int(headers["x-rate-limit-remaining"]),
+                float(headers["x-rate-limit-reset"]),
+            )
+        except (KeyError, ValueError):
+            return None
+
+    def pace(self, calls: int, floor: float, now: float, reserve: float = 0.1) -> float:
+        """Seconds to wait before the next round of `calls` calls, so that the rounds spread
+        what is left of the window evenly until it resets, keeping `reserve` of the limit for
+        recoveries and retries; never less than `floor`."""
+        left = self.reset - now
+        if left <= 0:
+            return floor  # the window has turned: the next answer reports the new one
+        usable = self.remaining - math.ceil(self.limit * reserve)
+        if usable < max(calls, 1):
+            return max(floor, left + 1.0)
+        return max(floor, left / (usable / max(calls, 1)))
+
+
 class _HostRewrite(HTTPAdapter):
     def __init__(self, base_url: str):
         super().__init__()
@@ -101,6 +135,8 @@ class XSource:
         adapter = _HostRewrite(base_url)
         for host in TWEEPY_HOSTS:
             self.client.session.mount(host, adapter)
+        self.client.session.hooks["response"].append(self._note_budget)
+        self.budget: RateBudget | None = None  # of the search endpoint, from its last answer
         self.base_url = base_url
         self.max_attempts, self.backoff, self.max_wait = max_attempts, backoff, max_wait
         self.page_size, self.max_pages = page_size, max_pages
@@ -111,6 +147,11 @@ class XSource:
         return cls(
             settings.x_api_url, settings.x_bearer_token or _sandbox_token(settings), **kwargs
         )
+
+    def _note_budget(self, response: requests.Response, *args, **kwargs) -> None:
+        budget = RateBudget.from_headers(response.headers)
+        if budget is not None:
+            self.budget = budget
 
     def search(self, topic: str, since_id: int | None = None) -> SearchResult:
         """Every post matching `topic` newer than `since_id` (all pages)."""

@@ -4,9 +4,13 @@ scored in batches of about a second.
 Three threads meet at one queue:
 
 - the **collector** follows X's filtered stream (`sources.x.FilteredStream`, one rule per topic
-  tagged `ecoin:<topic>`), or, in poll mode, asks for a search of every topic every few seconds;
-- the **recoverer** searches each topic from its stored cursor (`since_id`) at start and after
-  every gap the stream reports (X offers no backfill below Enterprise), and in poll mode;
+  tagged `ecoin:<topic>`);
+- the **recoverer** runs recent search at start and after every gap the stream reports (X offers
+  no backfill below Enterprise), and, in poll mode, in rounds paced to spread the app's
+  15-minute budget (`x-rate-limit-*` headers) evenly, never closer than `poll_interval`. The
+  topics' queries are combined into as few queries as X's 512 characters allow
+  (`sources.x_query.combine`), each searched from the lowest cursor of its topics (`since_id`),
+  and the posts are routed back to their topics locally;
 - the **writer** (the calling thread) takes what arrived in the last `batch_seconds`, and
   stores it with `ingest.store_posts`: posts, topic links, scores and cursors in one
   transaction, each post once by id.
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
+from ecoin_assets.sources.x_query import PostText, QueryGroup, combine
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.ingest import read_cursors, store_posts
 from ecoin_assets.tweets.reporting import DagsterReporter, lag_percentiles
@@ -57,6 +62,7 @@ class StreamReport:
     batches: int = 0
     searches: int = 0
     gaps: int = 0
+    unrouted: int = 0  # searched posts that no topic's query matched locally (linked loosely)
     lags: list[float] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
@@ -71,11 +77,12 @@ class _Delivered:
 
 @dataclass(frozen=True)
 class _Recovered:
-    topic: str
+    topics: tuple[str, ...]  # of the query searched
     tweets: list[Tweet]
+    links: list[tuple[int, str]]  # (post id, topic)
     newest_id: int | None
     generation: int
-    last: bool  # the search's last chunk: the topic's recovery is done
+    last: bool  # the search's last chunk: the topics' recovery is done
 
 
 class StreamService:
@@ -91,7 +98,7 @@ class StreamService:
         mode: str = "auto",
         classifier: Classifier | None = None,
         batch_seconds: float = 1.0,
-        poll_interval: float = 5.0,
+        poll_interval: float = 2.0,
         languages: Sequence[str] = ("en",),
         on_batch: Callable[[dict], None] | None = None,
         reporter: DagsterReporter | None = None,
@@ -101,6 +108,7 @@ class StreamService:
         self.topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
         if not self.topics:
             raise UserError("no topics to follow: give --topic or set ECOIN_TOPICS")
+        self.groups: list[QueryGroup] = combine({t: t for t in self.topics})
         if mode != "poll" and stream is None:
             raise UserError("stream mode needs a filtered stream client")
         self.db, self.search, self.stream, self.mode = db, search, stream, mode
@@ -117,7 +125,8 @@ class StreamService:
         self._pending: set[str] = set(self.topics)  # topics whose recovery is not done
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
-        self._cursors: dict[str, int] = {}
+        self._cursors: dict[str, int] = {}  # as committed
+        self._searched: dict[str, int] = {}  # the newest post searches have queued, per topic
 
     # -- control ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -134,7 +143,6 @@ class StreamService:
         threads = [threading.Thread(target=self._guard(self._recoverer), daemon=True)]
         if self.mode == "poll":
             self.report.mode = "poll"
-            threads.append(threading.Thread(target=self._guard(self._poller), daemon=True))
         else:
             threads.append(threading.Thread(target=self._guard(self._collector), daemon=True))
         for thread in threads:
@@ -181,15 +189,11 @@ class StreamService:
                 raise
             log.warning("no filtered stream for this app (%s): polling recent search", exc)
             self.report.mode = "poll"
-            self._poller()
+            self._recover.set()  # the recoverer paces its rounds from now on
         except Exception:
             if not self._stop.is_set():
                 raise
             # `stop()` closed the connection under the read, which may end it with any error
-
-    def _poller(self) -> None:
-        while not self._stop.wait(self.poll_interval):
-            self._request_recovery()
 
     def _on_gap(self, gap: StreamGap) -> None:
         self.report.gaps += 1
@@ -203,34 +207,65 @@ class StreamService:
         self._recover.set()
 
     def _recoverer(self) -> None:
+        delay: float | None = None  # until the next poll round; None: until a gap or stop
         while not self._stop.is_set():
-            self._recover.wait()
+            if not self._recover.wait(delay):
+                self._request_recovery()  # a poll round is due
             if self._stop.is_set():
                 return
             self._recover.clear()
             with self._lock:
-                generation = self._generation
-            with self._lock:
-                cursors = dict(self._cursors)
-            for topic in self.topics:
+                generation, cursors = self._generation, dict(self._cursors)
+            for group in self.groups:
                 if self._stop.is_set():
                     return
-                try:
-                    result = self.search.search(topic, cursors.get(topic))
-                except SourceError as exc:  # retried at the next gap or poll, cursor unmoved
-                    log.warning("recent search for %r failed: %s", topic, exc)
-                    continue
-                self.report.searches += result.calls
-                # oldest first: a chunk's newest post has every older one of the search before
-                # it, so each chunk may move the cursor; the last one also ends the recovery
-                chunks = [
-                    result.tweets[i : i + RECOVERY_CHUNK]
-                    for i in range(0, len(result.tweets), RECOVERY_CHUNK)
-                ] or [[]]
-                for k, chunk in enumerate(chunks):
-                    last = k == len(chunks) - 1
-                    newest = result.newest_id if last else chunk[-1].id
-                    self._backlog.put(_Recovered(topic, chunk, newest, generation, last))
+                self._search_group(group, cursors, generation)
+            delay = self._poll_delay() if self.report.mode == "poll" else None
+
+    def _poll_delay(self) -> float:
+        """Until the next round, which costs one call a query once caught up (what a backlog's
+        extra pages cost already shows in the budget's `remaining`)."""
+        budget = self.search.budget
+        if budget is None:
+            return self.poll_interval
+        return budget.pace(len(self.groups), self.poll_interval, time.time())
+
+    def _search_group(self, group: QueryGroup, cursors: dict[str, int], generation: int) -> None:
+        """Search `group` from the lowest cursor of its topics and queue what it found, routed
+        to its topics."""
+        known = [max(cursors.get(t, 0), self._searched.get(t, 0)) or None for t in group.topics]
+        since_id = None if None in known else min(k for k in known if k is not None)
+        try:
+            result = self.search.search(group.text, since_id)
+        except SourceError as exc:  # retried at the next gap or poll, cursors unmoved
+            log.warning("recent search for %r failed: %s", group.text, exc)
+            return
+        self.report.searches += result.calls
+        # oldest first: a chunk's newest post has every older one of the search before it, so
+        # each chunk may move the cursors; the last one also ends the recovery
+        chunks = [
+            result.tweets[i : i + RECOVERY_CHUNK]
+            for i in range(0, len(result.tweets), RECOVERY_CHUNK)
+        ] or [[]]
+        topics = tuple(group.topics)
+        for k, chunk in enumerate(chunks):
+            last = k == len(chunks) - 1
+            newest = result.newest_id if last else chunk[-1].id
+            links = [(tweet.id, topic) for tweet in chunk for topic in self._route(group, tweet)]
+            self._backlog.put(_Recovered(topics, chunk, links, newest, generation, last))
+        if result.newest_id is not None:  # queued: the next round starts above it
+            for topic in topics:
+                self._searched[topic] = max(self._searched.get(topic, 0), result.newest_id)
+
+    def _route(self, group: QueryGroup, tweet: Tweet) -> list[str]:
+        """The topics of `group` that `tweet` belongs to. X matched it to one of them; when no
+        query matches it locally (X also reads what a post's text does not show, such as
+        expanded links), it goes to every topic of the group rather than being lost."""
+        topics = group.route(PostText(tweet.text, tweet.lang, tweet.is_retweet))
+        if topics:
+            return topics
+        self.report.unrouted += 1
+        return list(group.topics)
 
     # -- writing ----------------------------------------------------------------------------
     def _take_batch(self, deadline: float | None) -> list:
@@ -287,13 +322,14 @@ class StreamService:
                     self.report.recovered += len(item.tweets)
                     for tweet in item.tweets:
                         tweets[tweet.id] = tweet
-                        links.add((tweet.id, item.topic))
                         if self.report.mode == "poll" and item.generation > 1:
                             live.add(tweet.id)
-                    if item.newest_id is not None:
-                        cursors[item.topic] = max(cursors.get(item.topic, 0), item.newest_id)
-                    if item.last and item.generation == self._generation:
-                        self._pending.discard(item.topic)
+                    links.update(item.links)
+                    for topic in item.topics:
+                        if item.newest_id is not None:
+                            cursors[topic] = max(cursors.get(topic, 0), item.newest_id)
+                        if item.last and item.generation == self._generation:
+                            self._pending.discard(topic)
         links = {(i, t) for i, t in links if t in self.topics}
         result = store_posts(
             self.db,

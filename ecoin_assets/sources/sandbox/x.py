@@ -1,7 +1,8 @@
 """An X API v2-compatible sandbox: recent search and the filtered stream over simulated posts.
 
 `GET /2/tweets/search/recent` shares with the real endpoint: bearer-token auth (401 without
-one), `query` with keywords, `OR`, `-is:retweet` and `lang:xx`, `since_id`, `until_id`,
+one), `query` in X's syntax (`sources.x_query`: AND, `OR`, groups, negation, phrases,
+#hashtags, $cashtags, `is:retweet`, `lang:xx`), `since_id`, `until_id`,
 `max_results` (10-100), `next_token` pagination, `tweet.fields`, newest-first order, `meta` with
 `newest_id`, `oldest_id`, `result_count` and `next_token`, X's error bodies, and per-token rate
 limits in 15-minute windows reported in `x-rate-limit-limit/-remaining/-reset` headers (429
@@ -45,7 +46,6 @@ import dataclasses
 import json
 import math
 import random
-import re
 import select
 import socket
 import threading
@@ -57,6 +57,7 @@ from datetime import UTC, datetime
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.http import HTTPError, SandboxHandler, SandboxServer, Streamed
 from ecoin_assets.sources.sandbox.posts import Post, PostStream, snowflake
+from ecoin_assets.sources.x_query import PostText, Query, QueryError, parse
 
 SEARCH_PATH = "/2/tweets/search/recent"
 STREAM_PATH = "/2/tweets/search/stream"
@@ -121,38 +122,18 @@ def _tweet_fields(params: dict[str, str]) -> set[str]:
     return fields
 
 
-class Query:
-    """The subset of X's search syntax the sandbox understands."""
+def _query(text: str, parameter: str = "query") -> Query:
+    """`text` parsed with X's syntax, or X's 400 answer saying what is wrong with it."""
+    if not text.strip():
+        raise _invalid(f"The `{parameter}` query parameter can not be empty", parameter)
+    try:
+        return parse(text)
+    except QueryError as exc:
+        raise _invalid(f"There were errors processing your request: {exc}", parameter) from None
 
-    def __init__(self, text: str):
-        if not text.strip():
-            raise _invalid("The `query` query parameter can not be empty", "query")
-        self.exclude_retweets = False
-        self.lang: str | None = None
-        self.keywords: list[str] = []
-        for token in re.findall(r'"[^"]+"|\S+', text):
-            low = token.lower().strip('"()')
-            if low == "or" or not low:
-                continue
-            if low == "-is:retweet":
-                self.exclude_retweets = True
-            elif low.startswith("lang:"):
-                self.lang = low.split(":", 1)[1]
-            elif not low.startswith("-") and ":" not in low:
-                self.keywords.append(low.lstrip("#$"))
-        if not self.keywords:
-            raise _invalid("The query must contain at least one keyword", "query")
-        self._pattern = re.compile(
-            r"(?<![\w])[#$]?(?:" + "|".join(re.escape(k) for k in self.keywords) + r")(?![\w])",
-            re.IGNORECASE,
-        )
 
-    def matches(self, post: Post) -> bool:
-        if self.exclude_retweets and post.referenced_retweet:
-            return False
-        if self.lang and post.lang != self.lang:
-            return False
-        return bool(self._pattern.search(post.text))
+def post_matches(query: Query, post: Post) -> bool:
+    return query.matches(PostText(post.text, post.lang, post.referenced_retweet is not None))
 
 
 @dataclass(frozen=True)
@@ -178,9 +159,9 @@ def _rule_problems(value: str) -> list[str]:
     if not value.strip():
         return ["Rules must contain at least one positive, non-stopword clause (at position 1)"]
     try:
-        Query(value)
-    except HTTPError:
-        return ["Rules must contain a non-negation term (at position 1)"]
+        parse(value)
+    except QueryError as exc:
+        return [str(exc)]
     return []
 
 
@@ -369,7 +350,7 @@ class XSandbox(SandboxServer):
         return token
 
     def _search(self, params: dict[str, str]) -> dict:
-        q = Query(params.get("query", ""))
+        q = _query(params.get("query", ""))
         try:
             max_results = int(params.get("max_results", "10"))
         except ValueError:
@@ -394,7 +375,7 @@ class XSandbox(SandboxServer):
             post = self.stream.post(k)
             if since_id is not None and int(post.id) <= since_id:
                 break
-            if (until_id is None or int(post.id) < until_id) and q.matches(post):
+            if (until_id is None or int(post.id) < until_id) and post_matches(q, post):
                 if len(page) == max_results:
                     break
                 page.append(post)
@@ -511,7 +492,7 @@ class XSandbox(SandboxServer):
                     str(snowflake(self.now_ms(), self._rule_seq)),
                     item["value"],
                     item.get("tag"),
-                    Query(item["value"]),
+                    parse(item["value"]),
                 )
                 by_value[rule.value] = rule
                 created.append(rule)
@@ -598,7 +579,7 @@ class XSandbox(SandboxServer):
                 while next_k < released:
                     post = self.stream.post(next_k)
                     next_k += 1
-                    matching = [r for r in self.rules_of(token) if r.query.matches(post)]
+                    matching = [r for r in self.rules_of(token) if post_matches(r.query, post)]
                     if not matching:
                         continue
                     line = {
