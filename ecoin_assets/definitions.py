@@ -28,7 +28,7 @@ from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
 from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
 from ecoin_assets.tweets.assets import x_posts
 from ecoin_assets.tweets.checks import x_posts_freshness_checks, x_posts_freshness_sensor
-from ecoin_assets.tweets.sensors import x_ingest_job, x_posts_sensor
+from ecoin_assets.tweets.sensors import topic_partitions_sensor, x_ingest_job, x_posts_sensor
 
 defs = dg.Definitions(
     assets=[
@@ -60,6 +60,6 @@ defs = dg.Definitions(
         correlation_schedule,
         *report_schedules,
     ],
-    sensors=[x_posts_sensor, x_posts_freshness_sensor],
+    sensors=[x_posts_sensor, x_posts_freshness_sensor, topic_partitions_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
 )

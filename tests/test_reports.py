@@ -216,7 +216,7 @@ def test_empty_data_renders_with_notes(home: Path):
             "the start date 2026-03-01 is after the end date 2026-02-01",
         ),
         ("coin", {"coin": COIN, "end": "2026-02-30"}, "invalid end date '2026-02-30'"),
-        ("sentiment", {"topic": "dogs"}, "unknown topic 'dogs': it is not in ECOIN_TOPICS"),
+        ("sentiment", {"topic": "dogs"}, "unknown topic 'dogs': it is not a tracked topic"),
         ("sentiment", {"topic": " "}, "the topic is empty"),
         ("sentiment", {"topic": TOPIC, "start": "1/2/2026"}, "invalid start date '1/2/2026'"),
     ],
@@ -326,6 +326,7 @@ def test_dagster_assets_render_one_report_per_partition(home: Path):
     from ecoin_assets.reports.assets import coin_report, sentiment_report
 
     with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("topics", [TOPIC])  # topic_partitions_sensor's work
         for asset, key in ((coin_report, COIN), (sentiment_report, TOPIC)):
             result = dg.materialize([asset], partition_key=key, instance=instance)
             assert result.success

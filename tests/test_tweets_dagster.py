@@ -20,7 +20,7 @@ def x_sandbox(x_sandbox_factory, monkeypatch):
     return server
 
 
-RESOURCES = {"x": XResource(backoff_seconds=0.01)}
+RESOURCES = {"x": XResource(backoff_seconds=0.01), "store": EcoinStore()}
 
 
 def tick(instance, cursor=None):

@@ -15,6 +15,7 @@ from ecoin_assets.prices.assets import DUCKDB_POOL, prices, prices_hourly
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.sentiment.registry import active_version
+from ecoin_assets.tweets.topics import active_topics, seeds, topic_coins
 
 
 @dg.asset(
@@ -71,8 +72,8 @@ analysis_coin_assets = [finance_features, model_comparison]
     kinds={"scipy", "duckdb"},
     description=(
         "Hourly and daily Pearson and Spearman correlation (with p-values and pairs) of each "
-        "coin's topic sentiment, by the active model, with the coin's price and returns at "
-        "lags -3..+3 periods, prices taken as of each period's end "
+        "coin-linked topic's sentiment (`ecoin topics add --coin`), by the active model, with "
+        "the coin's price and returns at lags -3..+3 periods, prices taken as of each period's end "
         "(`sentiment_price_correlation`); published with the per-topic sentiment aggregates "
         "and the aligned series to `published/analysis.duckdb` for the sentiment service."
     ),
@@ -83,21 +84,22 @@ def sentiment_price_correlation(store: EcoinStore) -> dg.MaterializeResult:
     db = store.database()
     best: dict[str, dict[str, str]] = {freq: {} for freq in FREQUENCIES}
     series = []
-    for coin in settings.coins:
+    seeded = seeds(settings)
+    for topic, coin in topic_coins(db, seeded).items():
         for freq in FREQUENCIES:
             try:
-                aligned, stats = service.correlate(db, coin, coin, version, freq)
-            except UserError as exc:  # no posts or no prices for this coin yet
-                best[freq][coin] = str(exc)
+                aligned, stats = service.correlate(db, coin, topic, version, freq)
+            except UserError as exc:  # no posts or no prices for this topic yet
+                best[freq][topic] = str(exc)
                 continue
-            series.append(aligned.assign(coin_id=coin, topic=coin, freq=freq))
-            best[freq][coin] = service.best_lag_text(stats, freq)
+            series.append(aligned.assign(coin_id=coin, topic=topic, freq=freq))
+            best[freq][topic] = service.best_lag_text(stats, freq)
     now = datetime.now(UTC).replace(tzinfo=None)
     aggregates = [
         service.sentiment_periods(db, topic, version, freq, datetime(1970, 1, 1), now).assign(
             topic=topic, freq=freq
         )
-        for topic in settings.topics
+        for topic in active_topics(db, seeded)
         for freq in FREQUENCIES
     ]
     path = publish(

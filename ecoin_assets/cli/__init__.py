@@ -16,6 +16,7 @@ from ecoin_assets.cli.sandbox import sandbox
 from ecoin_assets.cli.sentiment import sentiment
 from ecoin_assets.cli.serve import serve
 from ecoin_assets.cli.status import status
+from ecoin_assets.cli.topics import topics
 from ecoin_assets.cli.tweets import tweets
 from ecoin_assets.errors import UserError
 
@@ -36,6 +37,7 @@ cli.add_command(sandbox)
 cli.add_command(prices)
 cli.add_command(forecast)
 cli.add_command(analysis)
+cli.add_command(topics)
 cli.add_command(tweets)
 cli.add_command(sentiment)
 cli.add_command(serve)

@@ -211,10 +211,11 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 for coin, best in meta[f"best_lag_vs_returns_{freq}"].value.items():
                     _say(f"  {freq} sentiment vs returns, {coin}: {best}")
             from ecoin_assets.reports.assets import materialize_reports
+            from ecoin_assets.tweets.topics import active_topics, seeds
 
             _say("rendering the report notebooks (papermill; one run per coin and per topic)")
             for kind, key, result in materialize_reports(
-                defs, instance, coins, list(cfg.topics), QUIET
+                defs, instance, coins, list(active_topics(database(), seeds(cfg))), QUIET
             ):
                 if not result.success:
                     raise UserError(f"the {kind} report run for {key} failed; see the Dagster UI")

@@ -43,7 +43,8 @@ topics_option = click.option(
     "topics",
     multiple=True,
     metavar="Q",
-    help="X query of a topic (repeatable; default: ECOIN_TOPICS).",
+    help="X query of a topic, named by itself (repeatable; default: the stored topics, see "
+    "'ecoin topics list').",
 )
 
 
@@ -82,19 +83,22 @@ def ingest(
     from ecoin_assets.sentiment.registry import Classifier
     from ecoin_assets.sources.x import XSource
     from ecoin_assets.tweets.ingest import ingest_once
+    from ecoin_assets.tweets.topics import active_topics, as_queries, seeds
 
     if once == (duration is not None):
         raise UserError("give exactly one of --once or --duration SECONDS")
     cfg = settings()
-    topics = topics or cfg.topics
-    source = XSource.from_settings(cfg)
     db = database()
+    queries = as_queries(topics) if topics else active_topics(db, seeds(cfg))
+    if not queries:
+        raise UserError("no topics to search: give --topic, or add one with 'ecoin topics add'")
+    source = XSource.from_settings(cfg)
     classifier = Classifier.load(cfg.home)
     deadline = time.monotonic() + (duration or 0)
     totals: dict[str, int] = {"rounds": 0, "stored": 0, "kept": 0, "scored": 0, "calls": 0}
     while True:
         started = time.monotonic()
-        result = ingest_once(db, source, topics, classifier=classifier)
+        result = ingest_once(db, source, queries, classifier=classifier)
         totals["rounds"] += 1
         for key in ("stored", "kept", "scored", "calls"):
             totals[key] += getattr(result, key)
@@ -113,7 +117,7 @@ def ingest(
     else:
         click.echo(
             f"{totals['stored']} new posts stored ({totals['kept']} kept for sentiment) "
-            f"in {totals['rounds']} round(s) for {', '.join(topics)}"
+            f"in {totals['rounds']} round(s) for {', '.join(queries)}"
         )
 
 
@@ -164,12 +168,15 @@ def stream(
     from ecoin_assets.sources.x import FilteredStream, XSource
     from ecoin_assets.tweets.reporting import DagsterReporter
     from ecoin_assets.tweets.stream import StreamService
+    from ecoin_assets.tweets.topics import active_topics, seeds
 
     cfg = settings()
+    db = database()
+    seeded = seeds(cfg)
     service = StreamService(
-        database(),
+        db,
         XSource.from_settings(cfg),
-        topics or cfg.topics,
+        topics or active_topics(db, seeded),
         stream=None if mode == "poll" else FilteredStream.from_settings(cfg),
         mode=mode,
         classifier=RemoteClassifier(cfg.sentiment_url)
@@ -178,6 +185,7 @@ def stream(
         poll_interval=poll_interval,
         on_batch=None if as_json else _echo_batch,
         reporter=DagsterReporter.from_environment(),
+        refresh=None if topics else lambda: active_topics(db, seeded),
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop())

@@ -22,6 +22,7 @@ from ecoin_assets.analysis.correlation import (
 from ecoin_assets.sentiment.scoring import window_totals
 from ecoin_assets.storage import Connection
 from ecoin_assets.storage.sql import ratio, time_bucket
+from ecoin_assets.tweets.topics import stored_topics
 
 # window name -> (length, minutes per point of its time series)
 WINDOWS = {
@@ -67,7 +68,11 @@ def read_snapshot(
 ) -> Snapshot:
     """Everything the page shows at `now` (naive UTC) for the chosen window and coin."""
     length, step = WINDOWS[window]
-    known_topics = sorted(set(topics) | set(_column(con, "SELECT DISTINCT topic FROM post_topics")))
+    stored = stored_topics(con)  # `topics` (the seeds) until the first `ecoin topics` change
+    active = [t.name for t in stored if t.active] if stored else list(topics)
+    removed = {t.name for t in stored if not t.active}
+    with_posts = set(_column(con, "SELECT DISTINCT topic FROM post_topics")) - removed
+    known_topics = sorted(set(active) | with_posts)
     known_coins = sorted(set(coins) | set(_column(con, "SELECT DISTINCT coin_id FROM prices")))
     snapshot = Snapshot(
         taken_at=now,

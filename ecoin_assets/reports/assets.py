@@ -3,7 +3,6 @@
 import dagster as dg
 
 from ecoin_assets.analysis.assets import finance_features, model_comparison
-from ecoin_assets.config import load_settings
 from ecoin_assets.forecasting.assets import (
     _per_coin,
     coin_partitions,
@@ -12,9 +11,7 @@ from ecoin_assets.forecasting.assets import (
 )
 from ecoin_assets.reports.render import Rendered, render_coin_report, render_sentiment_report
 from ecoin_assets.sentiment.assets import post_sentiment
-from ecoin_assets.tweets.assets import x_posts
-
-topic_partitions = dg.StaticPartitionsDefinition(list(load_settings().topics))
+from ecoin_assets.tweets.assets import topic_partitions, x_posts
 
 
 def _metadata(rendered: Rendered) -> dict:
@@ -65,12 +62,12 @@ coin_report_job = dg.define_asset_job("coin_report_job", selection=[coin_report]
 sentiment_report_job = dg.define_asset_job("sentiment_report_job", selection=[sentiment_report])
 
 
-def _every_partition(partitions: dg.StaticPartitionsDefinition):
+def _every_partition(partitions: dg.PartitionsDefinition):
     """A schedule function asking for one run per partition key, once a day."""
 
     def requests(context: dg.ScheduleEvaluationContext):
         day = context.scheduled_execution_time.date().isoformat()
-        for key in partitions.get_partition_keys():
+        for key in partitions.get_partition_keys(dynamic_partitions_store=context.instance):
             yield dg.RunRequest(run_key=f"{key}|{day}", partition_key=key)
 
     return requests
@@ -104,6 +101,9 @@ def materialize_reports(
 ) -> list[tuple[str, str, dg.ExecuteInProcessResult]]:
     """Render each coin's and each topic's report through its job (one run per partition):
     `(kind, coin or topic, result)`; a result's metadata holds the HTML path."""
+    known = set(instance.get_dynamic_partitions(topic_partitions.name))
+    if missing := [t for t in topics if t not in known]:  # the sensor may not have run yet
+        instance.add_dynamic_partitions(topic_partitions.name, missing)
     runs = []
     for kind, job_name, keys in (
         ("coin", "coin_report_job", coins),

@@ -19,6 +19,7 @@ from ecoin_assets.forecasting.model import MAX_HORIZON, latest_version, model_di
 from ecoin_assets.prices.fetch import parse_date
 from ecoin_assets.sources.coingecko import utc_today
 from ecoin_assets.storage import Database
+from ecoin_assets.tweets.topics import list_topics, seeds
 
 COIN_DAYS = 365  # default window of the coin report
 SENTIMENT_DAYS = 7  # default window of the sentiment report (X's recent search reaches 7 days)
@@ -161,12 +162,13 @@ def sentiment_params(
         raise UserError("the topic is empty: name a tracked topic, e.g. 'bitcoin'")
     window = _window(start, end, SENTIMENT_DAYS)
     db = report_database(settings)
-    if name not in settings.topics:
+    tracked = list_topics(db, seeds(settings), removed=True)
+    if name not in {t.name for t in tracked}:
         stored = db.query("SELECT count(*) FROM post_topics WHERE topic = ?", [name])[0][0]
         if not stored:
+            active = ", ".join(t.name for t in tracked if t.active) or "none"
             raise UserError(
-                f"unknown topic {name!r}: it is not in ECOIN_TOPICS "
-                f"({', '.join(settings.topics)}) and no posts are stored for it; collect some "
-                f"with 'ecoin tweets ingest --topic \"{name}\" --once'"
+                f"unknown topic {name!r}: it is not a tracked topic ({active}) and no posts "
+                f"are stored for it; follow it with 'ecoin topics add \"{name}\"'"
             )
     return SentimentParams(name, window.start.isoformat(), window.end.isoformat())

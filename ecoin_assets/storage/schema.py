@@ -217,6 +217,16 @@ TABLES: dict[str, str] = {
             source VARCHAR NOT NULL,
             ingested_at TIMESTAMP NOT NULL
         )""",
+    # The tracked topics (ECOIN_TOPICS seeds it at the first change, tweets/topics.py); a
+    # removed topic keeps its row, with `removed_at`, and its posts.
+    "topics": """
+        CREATE TABLE IF NOT EXISTS topics (
+            name VARCHAR PRIMARY KEY,
+            query VARCHAR NOT NULL,
+            coin_id VARCHAR,
+            added_at TIMESTAMP NOT NULL,
+            removed_at TIMESTAMP
+        )""",
     # A post matching several topics is stored once and linked to each.
     "post_topics": """
         CREATE TABLE IF NOT EXISTS post_topics (

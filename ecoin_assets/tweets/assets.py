@@ -7,6 +7,7 @@ from ecoin_assets.prices.assets import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore, XResource
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.tweets.ingest import ingest_once
+from ecoin_assets.tweets.topics import active_topics, seeds
 
 
 @dg.asset(
@@ -14,7 +15,8 @@ from ecoin_assets.tweets.ingest import ingest_once
     group_name="tweets",
     kinds={"duckdb", "python"},
     description=(
-        "X posts on the tracked topics (ECOIN_TOPICS), stored exactly once by id with raw and "
+        "X posts on the tracked topics (`topics`; `ecoin topics`), stored exactly once by id "
+        "with raw and "
         "clean text (`posts`), linked to every topic they match (`post_topics`), with "
         "per-topic, per-minute counts (`topic_minute_stats`), the newest id per topic "
         "(`topic_cursors`) and the sentiment of every new kept post by the active model "
@@ -23,9 +25,10 @@ from ecoin_assets.tweets.ingest import ingest_once
 )
 def x_posts(store: EcoinStore, x: XResource) -> dg.MaterializeResult:
     settings = load_settings()
-    topics = list(settings.topics)
+    db = store.database()
+    topics = active_topics(db, seeds(settings))
     classifier = Classifier.load(settings.home)
-    result = ingest_once(store.database(), x.source(), topics, classifier=classifier)
+    result = ingest_once(db, x.source(), topics, classifier=classifier)
     return dg.MaterializeResult(
         metadata={
             "topics": ", ".join(topics),
@@ -40,3 +43,6 @@ def x_posts(store: EcoinStore, x: XResource) -> dg.MaterializeResult:
             "new_per_topic": dg.MetadataValue.json(result.per_topic),
         }
     )
+
+
+topic_partitions = dg.DynamicPartitionsDefinition(name="topics")

@@ -11,17 +11,18 @@ and linked to each. With a classifier, the new kept posts are scored in the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ecoin_assets.sources.x import SearchResult, Tweet, XSource
+from ecoin_assets.sources.x import Tweet, XSource
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
 from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
+from ecoin_assets.tweets.topics import as_queries
 
 if TYPE_CHECKING:
     from ecoin_assets.sentiment.registry import Classifier
@@ -60,28 +61,29 @@ def _recent_keys(con: Connection, now: datetime) -> set[str]:
 def ingest_once(
     db: Database,
     source: XSource,
-    topics: Sequence[str],
+    topics: Mapping[str, str] | Sequence[str],
     languages: Sequence[str] = ("en",),
     classifier: Classifier | None = None,
 ) -> IngestResult:
-    """Search every topic once (all pages since its cursor) and store (and score) what is new."""
-    topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
-    cursors = read_cursors(db, topics)
-    results: list[SearchResult] = [source.search(t, cursors.get(t)) for t in topics]
+    """Search every topic once (all pages since its cursor) and store (and score) what is new.
+    `topics`: name -> X query, or queries each named by itself."""
+    queries = as_queries(topics)
+    cursors = read_cursors(db, list(queries))
+    results = {name: source.search(q, cursors.get(name)) for name, q in queries.items()}
     tweets: dict[int, Tweet] = {}
     links: set[tuple[int, str]] = set()
-    for r in results:
+    for name, r in results.items():
         for tweet in r.tweets:
             tweets[tweet.id] = tweet
-            links.add((tweet.id, r.topic))
-    cursors_after = {r.topic: r.newest_id for r in results if r.newest_id is not None}
+            links.add((tweet.id, name))
+    cursors_after = {n: r.newest_id for n, r in results.items() if r.newest_id is not None}
     result = store_posts(
         db, tweets, links, cursors_after, f"x:{source.base_url}", languages, classifier
     )
-    result.calls = sum(r.calls for r in results)
-    result.retries = sum(r.retries for r in results)
-    for r in results:
-        result.per_topic[r.topic] = sum(1 for t in r.tweets if t.id in result.new_ids)
+    result.calls = sum(r.calls for r in results.values())
+    result.retries = sum(r.retries for r in results.values())
+    for name, r in results.items():
+        result.per_topic[name] = sum(1 for t in r.tweets if t.id in result.new_ids)
     return result
 
 

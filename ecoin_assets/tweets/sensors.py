@@ -20,9 +20,10 @@ import time
 import dagster as dg
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.resources import XResource
-from ecoin_assets.tweets.assets import x_posts
+from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.tweets.assets import topic_partitions, x_posts
 from ecoin_assets.tweets.reporting import REPORT_SECONDS, REPORTED_BY
+from ecoin_assets.tweets.topics import active_topics, seeds
 
 x_ingest_job = dg.define_asset_job("x_ingest_job", selection=[x_posts])
 SENSOR_INTERVAL_SECONDS = 20
@@ -41,7 +42,7 @@ _ACTIVE = [
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ingests new X posts on the tracked topics (one run per tick at most).",
 )
-def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource):
+def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource, store: EcoinStore):
     if stream_service_is_live(context.instance):
         return dg.SkipReason("the stream service (ecoin tweets stream) is ingesting")
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
@@ -52,8 +53,8 @@ def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource):
         return dg.SkipReason("an ingestion run is still in progress")
     source = x.source()
     newest = dict(seen)
-    for topic in load_settings().topics:
-        found = source.probe(topic, seen.get(topic))
+    for topic, query in active_topics(store.database(), seeds(load_settings())).items():
+        found = source.probe(query, seen.get(topic))
         if found is not None and found > seen.get(topic, 0):
             newest[topic] = found
     if newest == seen:
@@ -70,3 +71,29 @@ def stream_service_is_live(instance: dg.DagsterInstance, now: float | None = Non
     reporter = event.asset_materialization.metadata.get("reported_by")
     fresh = (now or time.time()) - event.timestamp < STREAM_LIVE_SECONDS
     return fresh and reporter is not None and reporter.value == REPORTED_BY
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Keeps the per-topic partitions (`topics`) equal to the active stored topics.",
+)
+def topic_partitions_sensor(context: dg.SensorEvaluationContext, store: EcoinStore):
+    wanted = list(active_topics(store.database(), seeds(load_settings())))
+    requests = partition_changes(context.instance, wanted)
+    if not requests:
+        return dg.SkipReason(f"the partitions are the {len(wanted)} active topics")
+    return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+def partition_changes(instance: dg.DagsterInstance, wanted: list[str]) -> list:
+    """The requests that make the `topics` partitions equal `wanted`."""
+    current = set(instance.get_dynamic_partitions(topic_partitions.name))
+    add = [t for t in wanted if t not in current]
+    delete = sorted(current - set(wanted))
+    requests = []
+    if add:
+        requests.append(topic_partitions.build_add_request(add))
+    if delete:
+        requests.append(topic_partitions.build_delete_request(delete))
+    return requests

@@ -15,6 +15,10 @@ Three threads meet at one queue:
   stores it with `ingest.store_posts`: posts, topic links, scores and cursors in one
   transaction, each post once by id.
 
+With `refresh` (the CLI passes the stored topics, `tweets.topics`), the writer reads the topics
+again every couple of seconds: a new topic is recovered from its cursor and gets its stream
+rule, a removed one stops being linked and loses its rule.
+
 A topic's cursor only moves past posts that are known to be stored with nothing missing below
 them: while a recovery of the topic is pending, stream posts are stored but do not move it.
 So a process killed at any moment restarts from a cursor below every post it may have missed,
@@ -28,7 +32,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,12 +43,14 @@ from ecoin_assets.sources.x_query import PostText, QueryGroup, combine
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.ingest import read_cursors, store_posts
 from ecoin_assets.tweets.reporting import DagsterReporter, lag_percentiles
+from ecoin_assets.tweets.topics import as_queries
 
 if TYPE_CHECKING:
     from ecoin_assets.sentiment.registry import Classifier
 
 MODES = ("auto", "stream", "poll")
 RECOVERY_CHUNK = 200  # recovered posts per batch, so that live posts never wait behind a backlog
+TOPICS_REFRESH_SECONDS = 2.0  # how often the stored topics are read again
 log = logging.getLogger(__name__)
 
 
@@ -92,7 +98,7 @@ class StreamService:
         self,
         db: Database,
         search: XSource,
-        topics: Sequence[str],
+        topics: Mapping[str, str] | Sequence[str],
         *,
         stream: FilteredStream | None = None,
         mode: str = "auto",
@@ -102,13 +108,16 @@ class StreamService:
         languages: Sequence[str] = ("en",),
         on_batch: Callable[[dict], None] | None = None,
         reporter: DagsterReporter | None = None,
+        refresh: Callable[[], Mapping[str, str]] | None = None,
     ):
         if mode not in MODES:
             raise UserError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
-        self.topics = list(dict.fromkeys(t.strip() for t in topics if t.strip()))
-        if not self.topics:
-            raise UserError("no topics to follow: give --topic or set ECOIN_TOPICS")
-        self.groups: list[QueryGroup] = combine({t: t for t in self.topics})
+        self.queries = as_queries(topics)  # topic name -> X query
+        if not self.queries:
+            raise UserError("no topics to follow: give --topic, or add one with 'ecoin topics add'")
+        self.topics = list(self.queries)
+        self.groups: list[QueryGroup] = combine(self.queries)
+        self.refresh = refresh  # the topics as stored, read every TOPICS_REFRESH_SECONDS
         if mode != "poll" and stream is None:
             raise UserError("stream mode needs a filtered stream client")
         self.db, self.search, self.stream, self.mode = db, search, stream, mode
@@ -125,6 +134,8 @@ class StreamService:
         self._pending: set[str] = set(self.topics)  # topics whose recovery is not done
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
+        self._rules_stale = False  # the topics changed: the stream's rules must follow
+        self._refreshed = time.monotonic()
         self._cursors: dict[str, int] = {}  # as committed
         self._searched: dict[str, int] = {}  # the newest post searches have queued, per topic
 
@@ -154,6 +165,7 @@ class StreamService:
                 if self._errors:
                     raise self._errors[0]
                 self._write_batch(self._take_batch(deadline))
+                self._follow_topics()
         finally:
             self.stop()
             for thread in threads:
@@ -178,7 +190,7 @@ class StreamService:
         assert self.stream is not None
         self.stream.on_gap = self._on_gap
         try:
-            self.stream.sync_rules({t: t for t in self.topics})
+            self.stream.sync_rules(self.queries)
             self.report.mode = "stream"
             for post in self.stream.events():
                 self._queue.put(_Delivered(post.tweet, post.topics))
@@ -216,7 +228,13 @@ class StreamService:
             self._recover.clear()
             with self._lock:
                 generation, cursors = self._generation, dict(self._cursors)
-            for group in self.groups:
+                groups, rules_stale, self._rules_stale = self.groups, self._rules_stale, False
+            if rules_stale and self.stream is not None and self.report.mode == "stream":
+                try:
+                    self.stream.sync_rules(self.queries)
+                except SourceError as exc:  # tried again at the next change or gap
+                    log.warning("could not update the stream rules: %s", exc)
+            for group in groups:
                 if self._stop.is_set():
                     return
                 self._search_group(group, cursors, generation)
@@ -266,6 +284,35 @@ class StreamService:
             return topics
         self.report.unrouted += 1
         return list(group.topics)
+
+    # -- topics -----------------------------------------------------------------------------
+    def _follow_topics(self) -> None:
+        """Every TOPICS_REFRESH_SECONDS, take up the stored topics: new ones are recovered from
+        their cursors and get stream rules, removed ones stop being linked and lose theirs."""
+        if self.refresh is None or time.monotonic() - self._refreshed < TOPICS_REFRESH_SECONDS:
+            return
+        self._refreshed = time.monotonic()
+        queries = as_queries(self.refresh())
+        if queries == self.queries:
+            return
+        added = {n for n, q in queries.items() if self.queries.get(n) != q}  # or changed
+        gone = {n for n, q in self.queries.items() if queries.get(n) != q}
+        log.info(
+            "topics changed: now %s (new %s, dropped %s)",
+            ", ".join(queries) or "none",
+            ", ".join(sorted(added)) or "none",
+            ", ".join(sorted(gone)) or "none",
+        )
+        fresh = read_cursors(self.db, list(added))
+        with self._lock:
+            self.queries, self.topics = queries, list(queries)
+            self.groups = combine(queries)
+            self._rules_stale = True
+            for topic in gone:
+                self._cursors.pop(topic, None)
+                self._searched.pop(topic, None)
+            self._cursors.update(fresh)
+        self._request_recovery()
 
     # -- writing ----------------------------------------------------------------------------
     def _take_batch(self, deadline: float | None) -> list:
