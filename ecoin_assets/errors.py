@@ -15,3 +15,19 @@ class UnknownCoinError(UserError):
 
 class PlanLimitError(UserError):
     """The API plan does not allow the requested range."""
+
+
+class InvalidInputError(UserError):
+    """A parameter that cannot be used as given (HTTP 422)."""
+
+
+class NotFoundError(UserError):
+    """The coin, topic or item asked for is unknown (HTTP 404)."""
+
+
+class NoDataError(UserError):
+    """Known, but nothing is stored for it yet (HTTP 409)."""
+
+
+class UnavailableError(UserError):
+    """A store or upstream service cannot answer now; trying again later may work (HTTP 503)."""

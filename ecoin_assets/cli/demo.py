@@ -19,7 +19,7 @@ from ecoin_assets.dashboard.launch import start_dashboard
 from ecoin_assets.errors import UserError
 from ecoin_assets.prices.fetch import fetch_and_store, parse_date
 from ecoin_assets.processes import port_is_free, start, stop, wait_until
-from ecoin_assets.serving.launch import SERVICES, start_service
+from ecoin_assets.serving.launch import API_PORT, SERVICES, start_service
 from ecoin_assets.sources.coingecko import CoinGeckoClient, utc_today
 
 WORKSPACE_YAML = """\
@@ -91,8 +91,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     sentiment reports (HTML under $ECOIN_HOME/reports), then serves `dagster dev` on
     127.0.0.1:PORT, starts the stream service (`ecoin tweets stream`: sandbox posts reach the
     database within seconds, reported to Dagster as `x_posts`), serves the forecast and
-    sentiment models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, and the live
-    dashboard on http://127.0.0.1:5006/app.
+    sentiment models with BentoML on 127.0.0.1:3001 and 127.0.0.1:3002, the data API on
+    127.0.0.1:3003 and the live dashboard on http://127.0.0.1:5006/app.
     """
     cfg = settings()
     start_day = parse_date(start_text, "--start")
@@ -102,7 +102,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
     if serve and not port_is_free("127.0.0.1", port):
         raise UserError(f"port {port} is busy (is another Dagster UI running?); pass --port")
     wanted = [(s.port, f"the {s.name} service") for s in SERVICES.values()]
-    for busy_port, what in [*wanted, (DASHBOARD_PORT, "the dashboard")] if serve else []:
+    wanted += [(DASHBOARD_PORT, "the dashboard"), (API_PORT, "the data API")]
+    for busy_port, what in wanted if serve else []:
         if not port_is_free("127.0.0.1", busy_port):
             raise UserError(f"port {busy_port} of {what} is busy; free it")
     env = dict(os.environ)
@@ -251,6 +252,11 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
             proc, service_url = start_service(name, cfg.home, logs / f"bentoml-{name}.log")
             procs.append(proc)
             _say(f"{name} service (BentoML): {service_url}  (API docs there)")
+        log = logs / "api.log"
+        api_url = f"http://127.0.0.1:{API_PORT}"
+        procs.append(start([sys.executable, "-m", "ecoin_assets", "serve", "api"], log, env))
+        wait_until(lambda: _answers(api_url, "topics"), "the data API", procs[-1], log, timeout=60)
+        _say(f"data API: {api_url}/topics, /signals?topic=bitcoin ...  (docs: {api_url}/docs)")
         proc, dashboard_url = start_dashboard(logs / "dashboard.log", env)
         procs.append(proc)
         _say(f"dashboard (Panel): {dashboard_url}  (log: {logs / 'dashboard.log'})")

@@ -8,13 +8,19 @@ import sys
 import click
 
 from ecoin_assets.cli.common import settings
-from ecoin_assets.serving.launch import SERVICES, register, serve_command, serve_env
+from ecoin_assets.serving.launch import (
+    API_PORT,
+    SERVICES,
+    register,
+    serve_command,
+    serve_env,
+)
 
 
 @click.group()
 def serve() -> None:
     """Serve the models over HTTP with BentoML (docs UI at /, OpenAPI schema at
-    /docs.json, Prometheus metrics at /metrics).
+    /docs.json, Prometheus metrics at /metrics), and the stored data (`api`).
 
     The model is first put into the BentoML store ($ECOIN_HOME/bentoml, or BENTOML_HOME):
     for forecast, the latest model of every coin; for sentiment, the active model.
@@ -47,6 +53,26 @@ _HELP = {
 
 for _name in SERVICES:
     serve.add_command(_command(_name))
+
+
+@serve.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=API_PORT, show_default=True, type=click.IntRange(1, 65535))
+def api(host: str, port: int) -> None:
+    """Serve the data API: GET /topics, /coin, /sentiment, /signals, /merged and /correlation
+    (default port 3003; OpenAPI schema at /openapi.json, docs at /docs).
+
+    Parameters: coin, topic, start, end (ISO 8601, UTC), interval (30min, hour, day, week,
+    month), format (json or csv), limit (at most 5000) and offset. It reads the database
+    directly (ECOIN_DATABASE_URL, else ECOIN_HOME's DuckDB file), one short read per request.
+    """
+    import uvicorn
+
+    from ecoin_assets.serving.data_api import create_app
+
+    app = create_app(settings())
+    click.echo(f"serving the data API on http://{host}:{port} (Ctrl-C to stop)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @serve.command()

@@ -23,6 +23,7 @@ class ServiceSpec:
     model_env: str  # the variable naming the served model's tag
 
 
+API_PORT = 3003  # the data API (`ecoin serve api`, serving/data_api.py), not a BentoML service
 SERVICES = {
     "forecast": ServiceSpec(
         "forecast", "bentos.forecast.service:Forecast", 3001, "ECOIN_FORECAST_MODEL"

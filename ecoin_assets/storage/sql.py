@@ -26,6 +26,18 @@ def time_bucket(con: Connection, column: str) -> str:
     return f"time_bucket(to_minutes(CAST(? AS INTEGER)), {column}, {_BUCKET_ORIGIN})"
 
 
+def period_start(con: Connection, column: str, minutes: int | None, unit: str | None) -> str:
+    """The start of the period of `column` (a TIMESTAMP): fixed `minutes` (30, 60, 1440), or a
+    calendar `unit` (`week`, from Monday, or `month`). No `?` parameter."""
+    if unit is not None:
+        if unit not in ("week", "month"):
+            raise ValueError(f"unknown calendar unit {unit!r}")
+        return f"CAST(date_trunc('{unit}', {column}) AS TIMESTAMP)"
+    if dialect_of(con) == "postgres":
+        return f"date_bin(INTERVAL '{int(minutes or 0)} minutes', {column}, {_BUCKET_ORIGIN})"
+    return f"time_bucket(INTERVAL '{int(minutes or 0)} minutes', {column}, {_BUCKET_ORIGIN})"
+
+
 def ratio(numerator: str, denominator: str) -> str:
     """`numerator / denominator` as a float on both backends (PostgreSQL divides integers)."""
     return f"CAST({numerator} AS DOUBLE PRECISION) / {denominator}"

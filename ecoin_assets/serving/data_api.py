@@ -1,0 +1,340 @@
+"""The data API (`ecoin serve api`, port 3003): GET endpoints over the stored data.
+
+`/topics`, `/coin`, `/sentiment`, `/signals`, `/merged` and `/correlation`, with `coin`,
+`topic`, `start`, `end` (ISO 8601 dates or times, UTC unless an offset is given) and `interval`
+(`30min`, `hour`, `day`, `week`, `month`). JSON by default, CSV with `format=csv`; pages of at
+most 5,000 rows (`limit`, `offset`; the JSON says `total` and `next_offset`, CSV answers in
+`X-Total-Count` and `X-Next-Offset` headers). Bad parameters get a 422, unknown coins and topics
+a 404, known ones with nothing stored yet a 409 and a busy or missing database a 503, each as
+`{"error": "..."}`. OpenAPI schema at `/openapi.json`, docs at `/docs`.
+
+Each request reads through one short read-only connection (DuckDB) or transaction
+(PostgreSQL): the ingestion's writes wait at most for that one read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ecoin_assets.config import Settings, load_settings
+from ecoin_assets.errors import (
+    InvalidInputError,
+    NoDataError,
+    NotFoundError,
+    UnavailableError,
+    UserError,
+)
+from ecoin_assets.sentiment.registry import active_version
+from ecoin_assets.signals import series
+from ecoin_assets.signals.periods import INTERVALS, Interval, interval_of, window
+from ecoin_assets.storage import Connection, Database
+from ecoin_assets.tweets.topics import seeds, stored_topics
+
+MAX_LIMIT = 5000
+_STATUS = {InvalidInputError: 422, NotFoundError: 404, NoDataError: 409, UnavailableError: 503}
+
+Start = Annotated[
+    str | None,
+    Query(
+        description="First instant, ISO 8601 (default: a span before end).",
+        examples=["2026-11-01"],
+    ),
+]
+End = Annotated[
+    str | None,
+    Query(description="End of the window, excluded (default: now).", examples=["2026-12-01"]),
+]
+IntervalParam = Annotated[
+    str | None,
+    Query(description=f"Period length: {', '.join(INTERVALS)} (default: hour).", examples=["day"]),
+]
+Format = Annotated[str, Query(alias="format", description="json or csv.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+Coin = Annotated[str, Query(description="Coin id, e.g. bitcoin.", examples=["bitcoin"])]
+Topic = Annotated[str, Query(description="Topic name (see /topics).", examples=["bitcoin"])]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _plain(value: object) -> object:
+    if value is pd.NA or value is pd.NaT or value is None:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _plain(value.item())
+    return value
+
+
+def _page(
+    frame: pd.DataFrame,
+    fmt: str,
+    limit: int,
+    offset: int,
+    query: dict,
+    notes: list[str] | None = None,
+) -> Response:
+    fmt = (fmt or "json").lower()
+    if fmt not in ("json", "csv"):
+        raise InvalidInputError(f"format must be json or csv, not {fmt!r}")
+    total = len(frame)
+    page = frame.iloc[offset : offset + limit]
+    rows = [[_plain(v) for v in row] for row in page.itertuples(index=False, name=None)]
+    after = offset + len(page)
+    next_offset = after if after < total else None
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(list(frame.columns))
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        headers = {"X-Total-Count": str(total)}
+        if next_offset is not None:
+            headers["X-Next-Offset"] = str(next_offset)
+        if notes:
+            headers["X-Notes"] = " | ".join(notes)
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    records = [dict(zip(frame.columns, row, strict=True)) for row in rows]
+    return JSONResponse(
+        {
+            "query": query,
+            "total": total,
+            "offset": offset,
+            "count": len(records),
+            "next_offset": next_offset,
+            "notes": notes or [],
+            "rows": records,
+        }
+    )
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the copy BentoML ships, so that the docs work offline."""
+    import bentoml
+
+    assets = Path(bentoml.__file__).parent / "_internal" / "server" / "static_content"
+    local = (assets / "swagger-ui-bundle.js").exists()
+    if local:
+        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        kwargs = (
+            {
+                "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+                "swagger_css_url": "/docs-assets/swagger-ui.css",
+            }
+            if local
+            else {}
+        )
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title, **kwargs)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API over `settings`' database (default: from the environment)."""
+    settings = settings or load_settings()
+    db = Database.from_settings(settings)
+    seeded = seeds(settings)
+    app = FastAPI(
+        title="ecoin data API",
+        version="1",
+        description=__doc__.split("\n\n", 1)[1].replace("\n", " ") if __doc__ else "",
+        docs_url=None,
+    )
+    _offline_docs(app)
+
+    def read(work: Callable[[Connection], Response]) -> Response:
+        if not db.exists():
+            raise UnavailableError(
+                f"no database at {db.label} yet: collect data first ('ecoin demo')"
+            )
+        with db.read() as con:
+            return work(con)
+
+    def known_topic(con: Connection, topic: str) -> str:
+        name = (topic or "").strip()
+        names = {t.name for t in (stored_topics(con) or seeded)}
+        if name in names:
+            return name
+        linked = con.execute("SELECT count(*) FROM post_topics WHERE topic = ?", [name]).fetchone()
+        if linked and linked[0]:
+            return name
+        raise NotFoundError(f"unknown topic {name!r}: /topics lists them")
+
+    def known_coin(coin: str) -> str:
+        coin = (coin or "").strip().lower()
+        if not coin:
+            raise InvalidInputError("coin is empty: give a coin id such as bitcoin")
+        return coin
+
+    def spec(interval: str | None, start: str | None, end: str | None) -> tuple:
+        iv = interval_of(interval)
+        since, until = window(start, end, iv)
+        return iv, since, until, {"interval": iv.name, "start": _plain(since), "end": _plain(until)}
+
+    @app.exception_handler(UserError)
+    async def user_error(_: Request, exc: UserError) -> JSONResponse:
+        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 503)
+        return _error(status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            for e in exc.errors()
+        ]
+        return _error(422, "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.get("/topics", summary="The tracked topics (and removed ones with all=true).")
+    def topics(
+        removed: Annotated[bool, Query(alias="all", description="Include removed topics.")] = False,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        def work(con: Connection) -> Response:
+            stored = stored_topics(con)
+            found = [t for t in (stored or seeded) if removed or t.active]
+            frame = pd.DataFrame(
+                [t.as_json() for t in found],
+                columns=["name", "query", "coin", "added_at", "removed_at", "active"],
+            )
+            return _page(frame, fmt, limit, offset, {"all": removed})
+
+        return read(work)
+
+    @app.get("/coin", summary="A coin's prices per period (the last observation in each).")
+    def coin(
+        coin: Coin,
+        start: Start = None,
+        end: End = None,
+        interval: IntervalParam = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        iv, since, until, query = spec(interval, start, end)
+
+        def work(con: Connection) -> Response:
+            name = known_coin(coin)
+            frame, notes = series.coin_prices(con, name, since, until, iv)
+            return _page(frame, fmt, limit, offset, {"coin": name, **query}, notes)
+
+        return read(work)
+
+    def _signals(topic: str, start, end, interval, columns: list[str] | None, fmt, limit, offset):
+        iv, since, until, query = spec(interval, start, end)
+        version = active_version(settings.home)
+
+        def work(con: Connection) -> Response:
+            name = known_topic(con, topic)
+            frame = series.topic_signals(con, name, version, since, until, iv)
+            if columns:
+                frame = frame[columns]
+            meta = {"topic": name, "model_version": version, **query}
+            return _page(frame, fmt, limit, offset, meta)
+
+        return read(work)
+
+    @app.get("/sentiment", summary="A topic's sentiment per period (active model).")
+    def sentiment(
+        topic: Topic,
+        start: Start = None,
+        end: End = None,
+        interval: IntervalParam = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        columns = ["ts", "scored", "sentiment", "share_negative", "share_positive", "volume"]
+        return _signals(topic, start, end, interval, columns, fmt, limit, offset)
+
+    @app.get(
+        "/signals",
+        summary="A topic's social signals per period: volume, authors, dominance, "
+        "sentiment and their z-scores against the trailing baseline.",
+    )
+    def signals(
+        topic: Topic,
+        start: Start = None,
+        end: End = None,
+        interval: IntervalParam = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        return _signals(topic, start, end, interval, None, fmt, limit, offset)
+
+    @app.get("/merged", summary="A topic's signals beside a coin's prices, period by period.")
+    def merged(
+        coin: Coin,
+        topic: Topic,
+        start: Start = None,
+        end: End = None,
+        interval: IntervalParam = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        iv, since, until, query = spec(interval, start, end)
+        version = active_version(settings.home)
+
+        def work(con: Connection) -> Response:
+            name, coin_id = known_topic(con, topic), known_coin(coin)
+            frame, notes = series.merged(con, coin_id, name, version, since, until, iv)
+            meta = {"coin": coin_id, "topic": name, "model_version": version, **query}
+            return _page(frame, fmt, limit, offset, meta, notes)
+
+        return read(work)
+
+    @app.get(
+        "/correlation",
+        summary="The stored correlation of a topic's sentiment with a coin's price and "
+        "returns at lags -3..+3 (interval hour or day).",
+    )
+    def correlation(
+        coin: Coin,
+        topic: Topic,
+        interval: IntervalParam = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        iv: Interval = interval_of(interval, default="day")
+        if iv.name not in ("hour", "day"):
+            raise InvalidInputError(
+                f"the correlation is computed hourly and daily: interval hour or day, "
+                f"not {iv.name!r}"
+            )
+
+        def work(con: Connection) -> Response:
+            name, coin_id = known_topic(con, topic), known_coin(coin)
+            frame = series.correlation(con, coin_id, name, iv.name)
+            meta = {"coin": coin_id, "topic": name, "interval": iv.name}
+            return _page(frame, fmt, limit, offset, meta)
+
+        return read(work)
+
+    return app
