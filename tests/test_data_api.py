@@ -221,4 +221,6 @@ def test_the_docs_work_offline(client):
     assert page.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in page.text
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {"/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation"}
+    assert set(paths) == {
+        *("/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation", "/alerts")
+    }

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ecoin_assets.cli.alerts import alerts
 from ecoin_assets.cli.analysis import analysis
 from ecoin_assets.cli.demo import demo
 from ecoin_assets.cli.forecast import forecast
@@ -38,6 +39,7 @@ cli.add_command(prices)
 cli.add_command(forecast)
 cli.add_command(analysis)
 cli.add_command(topics)
+cli.add_command(alerts)
 cli.add_command(tweets)
 cli.add_command(sentiment)
 cli.add_command(serve)

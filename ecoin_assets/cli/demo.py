@@ -263,6 +263,9 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         log = logs / "stream.log"
         procs.append(start([sys.executable, "-m", "ecoin_assets", "tweets", "stream"], log, env))
         _say(f"X posts stream in through 'ecoin tweets stream' (table `posts`; log: {log})")
+        log = logs / "alerts.log"
+        procs.append(start([sys.executable, "-m", "ecoin_assets", "alerts", "watch"], log, env))
+        _say(f"alerts (ecoin alerts add ...) are watched every 5 s (log: {log})")
         _say("Ctrl-C to stop")
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

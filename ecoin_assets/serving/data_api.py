@@ -1,6 +1,6 @@
 """The data API (`ecoin serve api`, port 3003): GET endpoints over the stored data.
 
-`/topics`, `/coin`, `/sentiment`, `/signals`, `/merged` and `/correlation`, with `coin`,
+`/topics`, `/coin`, `/sentiment`, `/signals`, `/merged`, `/correlation` and `/alerts`, with `coin`,
 `topic`, `start`, `end` (ISO 8601 dates or times, UTC unless an offset is given) and `interval`
 (`30min`, `hour`, `day`, `week`, `month`). JSON by default, CSV with `format=csv`; pages of at
 most 5,000 rows (`limit`, `offset`; the JSON says `total` and `next_offset`, CSV answers in
@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ecoin_assets.alerts.watch import alert_history
 from ecoin_assets.config import Settings, load_settings
 from ecoin_assets.errors import (
     InvalidInputError,
@@ -333,6 +334,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name, coin_id = known_topic(con, topic), known_coin(coin)
             frame = series.correlation(con, coin_id, name, iv.name)
             meta = {"coin": coin_id, "topic": name, "interval": iv.name}
+            return _page(frame, fmt, limit, offset, meta)
+
+        return read(work)
+
+    @app.get("/alerts", summary="Alert firings, newest first, with their delivery.")
+    def alerts(
+        topic: Annotated[str | None, Query(description="Only this topic's alerts.")] = None,
+        start: Start = None,
+        end: End = None,
+        fmt: Format = "json",
+        limit: Limit = 1000,
+        offset: Offset = 0,
+    ) -> Response:
+        since, until = window(start, end, INTERVALS["day"])
+
+        def work(con: Connection) -> Response:
+            name = known_topic(con, topic) if topic is not None else None
+            frame = alert_history(con, since, until, name)
+            meta = {"topic": name, "start": _plain(since), "end": _plain(until)}
             return _page(frame, fmt, limit, offset, meta)
 
         return read(work)

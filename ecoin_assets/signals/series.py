@@ -212,3 +212,64 @@ def correlation(con: Connection, coin: str, topic: str, freq: str) -> pd.DataFra
             "sentiment_price_correlation asset computes it for coin-linked topics"
         )
     return frame.replace({np.nan: None})
+
+
+def window_signals(
+    con: Connection,
+    topic: str,
+    version: str,
+    end: datetime,
+    minutes: int,
+    baseline: int = 24,
+) -> dict[str, float | None]:
+    """The signals of `topic` over the trailing window [end - minutes, end), with z-scores
+    against the `baseline` windows before it (what alerts compare with their thresholds)."""
+    width = pd.Timedelta(minutes=minutes)
+    since = pd.Timestamp(end) - width * (baseline + 1)
+    stats = _frame(
+        con,
+        "SELECT topic, minute AS ts, posts FROM topic_minute_stats "
+        "WHERE minute >= ? AND minute < ?",
+        [since.to_pydatetime(), end],
+    )
+    mood = _frame(
+        con,
+        "SELECT minute AS ts, scored, mean_sentiment FROM topic_minute_sentiment "
+        "WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?",
+        [topic, version, since.to_pydatetime(), end],
+    )
+    first = con.execute(
+        "SELECT min(minute) FROM topic_minute_stats WHERE topic = ?", [topic]
+    ).fetchone()
+    authors = con.execute(
+        "SELECT count(DISTINCT p.author_id) FROM posts p JOIN post_topics t USING (post_id) "
+        "WHERE t.topic = ? AND p.created_at >= ? AND p.created_at < ?",
+        [topic, (pd.Timestamp(end) - width).to_pydatetime(), end],
+    ).fetchone()
+    ago = lambda ts: ((pd.Timestamp(end) - ts) // width).astype(int)  # noqa: E731  0: current
+    windows = pd.Series(0.0, index=range(baseline + 1))
+    if first and first[0] is not None:  # windows before the topic's first post are unknown
+        known = int((pd.Timestamp(end) - pd.Timestamp(first[0])) // width)
+        windows[windows.index > known] = np.nan
+    mine = stats[stats["topic"] == topic]
+    volume = windows.add(mine.groupby(ago(mine["ts"]))["posts"].sum(), fill_value=0)
+    volume = volume.where(windows.notna())
+    total = stats.groupby(ago(stats["ts"]))["posts"].sum()
+    mood["weighted"] = mood["mean_sentiment"] * mood["scored"]
+    grouped = mood.groupby(ago(mood["ts"]))[["weighted", "scored"]].sum()
+    sentiment = (grouped["weighted"] / grouped["scored"].where(grouped["scored"] > 0)).reindex(
+        windows.index
+    )
+    order = list(reversed(windows.index))  # oldest first, the current window last
+    volume_z = zscore(volume[order].reset_index(drop=True), baseline, counts=True).iloc[-1]
+    sentiment_z = zscore(sentiment[order].reset_index(drop=True), baseline).iloc[-1]
+    current = float(volume.get(0, 0.0) or 0.0)
+    all_now = float(total.get(0, 0))
+    return {
+        "volume": current,
+        "authors": float(authors[0]) if authors else 0.0,
+        "dominance": round(current / all_now, 4) if all_now else None,
+        "sentiment": None if pd.isna(sentiment.get(0)) else round(float(sentiment[0]), 4),
+        "volume_z": None if pd.isna(volume_z) else float(volume_z),
+        "sentiment_z": None if pd.isna(sentiment_z) else float(sentiment_z),
+    }

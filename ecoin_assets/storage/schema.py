@@ -227,6 +227,37 @@ TABLES: dict[str, str] = {
             added_at TIMESTAMP NOT NULL,
             removed_at TIMESTAMP
         )""",
+    # Alert rules (alerts/rules.py): a condition on a topic's signal over a trailing window.
+    "alert_rules": """
+        CREATE TABLE IF NOT EXISTS alert_rules (
+            name VARCHAR PRIMARY KEY,
+            topic VARCHAR NOT NULL,
+            signal VARCHAR NOT NULL,
+            op VARCHAR NOT NULL,
+            threshold DOUBLE NOT NULL,
+            window_minutes INTEGER NOT NULL,
+            cooldown_minutes INTEGER NOT NULL,
+            webhook VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            removed_at TIMESTAMP
+        )""",
+    # Every firing of a rule, once (its id: rule and minute), and how its delivery went.
+    "alerts": """
+        CREATE TABLE IF NOT EXISTS alerts (
+            alert_id VARCHAR PRIMARY KEY,
+            rule VARCHAR NOT NULL,
+            topic VARCHAR NOT NULL,
+            signal VARCHAR NOT NULL,
+            value DOUBLE NOT NULL,
+            condition VARCHAR NOT NULL,
+            window_start TIMESTAMP NOT NULL,
+            window_end TIMESTAMP NOT NULL,
+            fired_at TIMESTAMP NOT NULL,
+            text VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            delivered_at TIMESTAMP,
+            last_error VARCHAR
+        )""",
     # A post matching several topics is stored once and linked to each.
     "post_topics": """
         CREATE TABLE IF NOT EXISTS post_topics (

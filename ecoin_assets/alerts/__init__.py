@@ -1,0 +1,1 @@
+"""Alerts on topic signals: rules, continuous evaluation, webhook delivery."""
