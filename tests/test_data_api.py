@@ -222,5 +222,6 @@ def test_the_docs_work_offline(client):
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths) == {
-        *("/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation", "/alerts")
+        *("/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation", "/alerts"),
+        "/trending",
     }

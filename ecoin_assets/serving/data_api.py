@@ -1,6 +1,7 @@
 """The data API (`ecoin serve api`, port 3003): GET endpoints over the stored data.
 
-`/topics`, `/coin`, `/sentiment`, `/signals`, `/merged`, `/correlation` and `/alerts`, with `coin`,
+`/topics`, `/coin`, `/sentiment`, `/signals`, `/trending`, `/merged`, `/correlation` and
+`/alerts`, with `coin`,
 `topic`, `start`, `end` (ISO 8601 dates or times, UTC unless an offset is given) and `interval`
 (`30min`, `hour`, `day`, `week`, `month`). JSON by default, CSV with `format=csv`; pages of at
 most 5,000 rows (`limit`, `offset`; the JSON says `total` and `next_offset`, CSV answers in
@@ -18,7 +19,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +42,8 @@ from ecoin_assets.errors import (
 )
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.signals import series
-from ecoin_assets.signals.periods import INTERVALS, Interval, interval_of, window
+from ecoin_assets.signals.periods import INTERVALS, Interval, interval_of, parse_moment, window
+from ecoin_assets.signals.trending import trending_terms
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.tweets.topics import seeds, stored_topics
 
@@ -335,6 +337,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame = series.correlation(con, coin_id, name, iv.name)
             meta = {"coin": coin_id, "topic": name, "interval": iv.name}
             return _page(frame, fmt, limit, offset, meta)
+
+        return read(work)
+
+    @app.get(
+        "/trending",
+        summary="A topic's trending terms: words, hashtags, cashtags and emoji whose share of "
+        "its posts rose in the window ending at `end` against the 24 windows before it.",
+    )
+    def trending(
+        topic: Topic,
+        end: End = None,
+        window_minutes: Annotated[
+            int, Query(alias="window", ge=10, le=1440, description="Minutes, a multiple of 10.")
+        ] = 60,
+        fmt: Format = "json",
+        limit: Annotated[int, Query(ge=1, le=200, description="Terms.")] = 20,
+    ) -> Response:
+        until = parse_moment(end, "end") or datetime.now(UTC).replace(tzinfo=None)
+
+        def work(con: Connection) -> Response:
+            name = known_topic(con, topic)
+            frame = trending_terms(con, name, until, window_minutes, limit=limit)
+            meta = {"topic": name, "end": _plain(until), "window_minutes": window_minutes}
+            return _page(frame, fmt, limit, 0, meta)
 
         return read(work)
 

@@ -282,6 +282,17 @@ TABLES: dict[str, str] = {
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (topic, minute)
         )""",
+    # Per topic and 10-minute bucket of `created_at`: in how many kept posts each term occurs
+    # (tweets/terms.py), added to as posts are stored; what trending compares.
+    "topic_term_counts": """
+        CREATE TABLE IF NOT EXISTS topic_term_counts (
+            topic VARCHAR NOT NULL,
+            bucket TIMESTAMP NOT NULL,
+            term VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            posts INTEGER NOT NULL,
+            PRIMARY KEY (topic, bucket, term)
+        )""",
     # Sentiment of each kept post, one row per (post, model version): which model scored a post
     # is always recorded, and a new version adds rows beside the old ones, never over them.
     "post_sentiment": """

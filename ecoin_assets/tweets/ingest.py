@@ -22,6 +22,7 @@ from ecoin_assets.sources.x import Tweet, XSource
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
 from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
+from ecoin_assets.tweets.terms import term_counts
 from ecoin_assets.tweets.topics import as_queries
 
 if TYPE_CHECKING:
@@ -143,7 +144,10 @@ def store_posts(
         scores = score_rows(classifier, [(r[0], r[5]) for r in rows if r[8]], now)
     with db.write() as con:
         if rows:
+            stored_meanwhile = _known_ids(con, [r[0] for r in rows])
+            rows = [r for r in rows if r[0] not in stored_meanwhile]
             insert_new_rows(con, "posts", rows)
+            _add_terms(con, rows, links)
         result.stored = len(rows)
         result.new_ids = {r[0] for r in rows}
         result.kept = sum(1 for r in rows if r[8])
@@ -168,6 +172,24 @@ def store_posts(
             write_scores(con, scores, now)
         result.scored = len(scores)
     return result
+
+
+def _add_terms(con: Connection, rows: list[tuple], links: set[tuple[int, str]]) -> None:
+    """Add the terms of the new kept posts to `topic_term_counts` (rows: posts' columns)."""
+    topics: dict[int, list[str]] = {}
+    for pid, topic in links:
+        topics.setdefault(pid, []).append(topic)
+    counts = term_counts((r[4], r[1], topics.get(r[0], ())) for r in rows if r[8])
+    if not counts:
+        return
+    frame = pd.DataFrame(counts, columns=["topic", "bucket", "term", "kind", "posts"])
+    con.register("new_term_counts", frame)
+    con.execute(
+        "INSERT INTO topic_term_counts SELECT topic, bucket, term, kind, posts "
+        "FROM new_term_counts ON CONFLICT (topic, bucket, term) "
+        "DO UPDATE SET posts = topic_term_counts.posts + excluded.posts"
+    )
+    con.unregister("new_term_counts")
 
 
 def _known_ids(con: Connection, ids: list[int]) -> set[int]:
