@@ -10,6 +10,10 @@
 #   dashboard    Panel dashboard on $ECOIN_DASHBOARD_PORT (5006), page /app
 #   sandbox      CoinGecko and X API sandboxes on $SANDBOX_COINGECKO_PORT (8701) and
 #                $SANDBOX_X_PORT (8702)
+#   stream       the real-time ingestion service (`ecoin tweets stream`), reporting x_posts
+#                to the Dagster instance
+#   api          the data API (`ecoin serve api`) on $ECOIN_API_PORT (3003)
+#   alerts       the alert watcher (`ecoin alerts watch`); run one
 #   ROLE... any other command is run as given (e.g. `ecoin status`, `bash`)
 #
 # Paths and ports come from the environment (defaults: the image's layout, /app mirrors the
@@ -25,6 +29,7 @@ ECOIN_DASHBOARD_PORT=${ECOIN_DASHBOARD_PORT:-5006}
 ECOIN_DASHBOARD_ORIGINS=${ECOIN_DASHBOARD_ORIGINS:-localhost:$ECOIN_DASHBOARD_PORT,127.0.0.1:$ECOIN_DASHBOARD_PORT}
 SANDBOX_COINGECKO_PORT=${SANDBOX_COINGECKO_PORT:-8701}
 SANDBOX_X_PORT=${SANDBOX_X_PORT:-8702}
+ECOIN_API_PORT=${ECOIN_API_PORT:-3003}
 ECOIN_BIND=${ECOIN_BIND:-0.0.0.0}
 ROLE_FILE=${TMPDIR:-/tmp}/ecoin-entrypoint.role
 
@@ -36,8 +41,11 @@ role=${1:-webserver}
 if [ "$#" -gt 0 ]; then shift; fi
 
 case "$role" in
-webserver | daemon | code-server | dashboard | sandbox)
+webserver | daemon | code-server | dashboard | sandbox | api)
     echo "$role" >"$ROLE_FILE" 2>/dev/null || true
+    ;;
+stream | alerts)  # no port to probe: health checks that this process (exec keeps $$) lives
+    echo "$role $$" >"$ROLE_FILE" 2>/dev/null || true
     ;;
 esac
 
@@ -67,13 +75,31 @@ sandbox)
     exec ecoin sandbox serve --host "$ECOIN_BIND" --coingecko-port "$SANDBOX_COINGECKO_PORT" \
         --x-port "$SANDBOX_X_PORT" "$@"
     ;;
+stream)
+    exec ecoin tweets stream "$@"
+    ;;
+api)
+    exec ecoin serve api --host "$ECOIN_BIND" --port "$ECOIN_API_PORT" "$@"
+    ;;
+alerts)
+    exec ecoin alerts watch "$@"
+    ;;
 health)
-    what=${1:-$(cat "$ROLE_FILE" 2>/dev/null || echo unknown)}
+    recorded=$(cat "$ROLE_FILE" 2>/dev/null || echo unknown)
+    what=${1:-${recorded%% *}}
     case "$what" in
     webserver) probe "http://127.0.0.1:$DAGSTER_WEBSERVER_PORT/server_info" ;;
     daemon) exec dagster-daemon liveness-check ;;
     code-server) exec dagster api grpc-health-check --host 127.0.0.1 --port "$DAGSTER_CODE_SERVER_PORT" ;;
     dashboard) probe "http://127.0.0.1:$ECOIN_DASHBOARD_PORT/liveness" ;;
+    api) probe "http://127.0.0.1:$ECOIN_API_PORT/openapi.json" ;;
+    stream | alerts)
+        pid=${recorded#* }
+        if [ "${recorded%% *}" != "$what" ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "ecoin-entrypoint health: the $what process is not running" >&2
+            exit 1
+        fi
+        ;;
     sandbox)
         probe "http://127.0.0.1:$SANDBOX_COINGECKO_PORT/_sandbox/stats"
         probe "http://127.0.0.1:$SANDBOX_X_PORT/_sandbox/stats"

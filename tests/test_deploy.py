@@ -234,6 +234,22 @@ def test_entrypoint_health_without_a_role_fails_clearly(tmp_path):
     assert "no role to probe" in done.stderr
 
 
+def test_entrypoint_health_of_a_portless_role_follows_its_process(tmp_path):
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        for pid, ok in ((live.pid, 0), (99_999_999, 1)):
+            (tmp_path / "ecoin-entrypoint.role").write_text(f"stream {pid}\n")
+            done = subprocess.run(
+                ["sh", str(ENTRYPOINT), "health"], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == ok, done.stderr
+            if ok:
+                assert "the stream process is not running" in done.stderr
+    finally:
+        live.kill()
+
+
 def test_entrypoint_passes_other_commands_through(tmp_path):
     """The Helm chart runs `dagster code-server start ...` and the run pods `dagster api
     execute_run ...` as arguments of the image's entry point."""
@@ -449,15 +465,9 @@ def resolved(env_file: Path, *args: str, env: dict | None = None) -> dict:
 def test_compose_file_validates_and_resolves(env_file):
     config = resolved(env_file)
     services = config["services"]
-    assert set(services) == {
-        "postgres",
-        "sandbox",
-        "code-server",
-        "webserver",
-        "daemon",
-        "dashboard",
-    }
-    for name in ("sandbox", "code-server", "webserver", "daemon", "dashboard"):
+    roles = ("sandbox", "code-server", "webserver", "daemon", "dashboard", "stream", "api")
+    assert set(services) == {"postgres", "alerts", *roles}
+    for name in (*roles, "alerts"):
         service = services[name]
         assert service["image"] == "ecoin:latest"
         assert service["command"] == [name]
@@ -466,7 +476,7 @@ def test_compose_file_validates_and_resolves(env_file):
     assert services["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
 
     # Dagster's processes share one PostgreSQL instance and load the gRPC code location
-    for name in ("code-server", "webserver", "daemon"):
+    for name in ("code-server", "webserver", "daemon", "stream"):  # stream: reports x_posts
         env = services[name]["environment"]
         assert env["DAGSTER_PG_HOST"] == "postgres" and env["DAGSTER_PG_PASSWORD"] == "pw-123"
         assert env["DAGSTER_WORKSPACE"] == "/app/deploy/workspace.yaml"
@@ -482,12 +492,13 @@ def test_compose_file_validates_and_resolves(env_file):
     env = services["code-server"]["environment"]
     assert env["COINGECKO_API_URL"] == "http://sandbox:8701/api/v3/"
     assert env["X_API_URL"] == "http://sandbox:8702"
-    # the secrets reach the code server only
+    # the secrets reach the code server only, and the X token the stream service
     secrets = {"COINGECKO_DEMO_API_KEY", "COINGECKO_PRO_API_KEY", "X_BEARER_TOKEN"}
     assert secrets <= set(env)
+    assert services["stream"]["environment"]["X_API_URL"] == "http://sandbox:8702"
     for name, service in services.items():
-        if name != "code-server":
-            assert not secrets & set(service.get("environment") or {}), name
+        allowed = {"code-server": secrets, "stream": {"X_BEARER_TOKEN"}}.get(name, set())
+        assert not (secrets - allowed) & set(service.get("environment") or {}), name
 
     published = {
         (name, p["target"]): (p["host_ip"], p["published"])
@@ -497,6 +508,7 @@ def test_compose_file_validates_and_resolves(env_file):
     assert published == {
         ("webserver", 3000): ("127.0.0.1", "3000"),
         ("dashboard", 5006): ("127.0.0.1", "5006"),
+        ("api", 3003): ("127.0.0.1", "3003"),
         ("sandbox", 8701): ("127.0.0.1", "8701"),
         ("sandbox", 8702): ("127.0.0.1", "8702"),
     }
