@@ -7,14 +7,19 @@ from pathlib import Path
 
 from ecoin_assets.config import Settings
 
-# Telemetry off (no network); one op at a time in the `duckdb` pool: DuckDB has one writer.
+# Telemetry off (no network), no first-visit community/newsletter dialog in the UI (`nux`);
+# one op at a time in the `duckdb` pool: DuckDB has one writer.
 INSTANCE_YAML = """\
 telemetry:
+  enabled: false
+nux:
   enabled: false
 concurrency:
   pools:
     default_limit: 1
 """
+# what earlier releases wrote: brought up to INSTANCE_YAML when found unchanged
+_EARLIER = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n",)
 
 
 def dagster_home(settings: Settings) -> Path:
@@ -22,10 +27,11 @@ def dagster_home(settings: Settings) -> Path:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Create DAGSTER_HOME with ecoin's `dagster.yaml` unless one is already there."""
+    """Create DAGSTER_HOME with ecoin's `dagster.yaml` unless one is already there (one an
+    earlier release wrote is updated; one of the user's is left alone)."""
     home = dagster_home(settings)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text() in _EARLIER:
         config.write_text(INSTANCE_YAML)
     return home

@@ -1,7 +1,9 @@
 """The live dashboard: `panel serve panel_app/app.py` (started by `make demo` on port 5006).
 
 Per topic: mean sentiment, mention volume and label shares over a chosen window, with a
-headline per topic against the previous window; the newest posts as they are stored; per coin:
+headline per topic against the previous window; the newest posts as they are stored; signals
+per topic (volume, authors, dominance, engagement-weighted sentiment, z-scores), the chosen
+topic's trending terms, the latest alerts, and controls to add and remove topics; per coin:
 price history with the forecast band, the coin topic's daily sentiment and its rolling
 correlation with daily returns; and the pipeline's health. It refreshes itself every
 REFRESH_MS without reloading the page, and reads the database read-only, briefly, each time.
@@ -30,6 +32,18 @@ from ecoin_assets.dashboard.snapshot import WINDOWS, Snapshot, read_snapshot
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.storage import Database
+from ecoin_assets.tweets.topics import add_topic, remove_topic, seeds
+
+SIGNAL_COLUMNS = [
+    "topic",
+    "volume",
+    "authors",
+    "dominance",
+    "sentiment",
+    "engaged_sentiment",
+    "volume_z",
+    "sentiment_z",
+]
 
 REFRESH_MS = 3000
 COLORS = {"negative": "#d1495b", "neutral": "#8d99ae", "positive": "#2a9d8f"}
@@ -158,10 +172,78 @@ class Dashboard:
         self.posts.add_filter(pn.bind(self._post_filter, self.post_topic, self.post_label))
         self.posts.style.apply(self._label_colors, subset=["label"])
 
+        self._build_signals()
         for widget in (self.window, self.topic, self.coin):
             widget.param.watch(lambda *_: self.refresh(), "value")
 
     # -- layout -----------------------------------------------------------------------------
+    def _build_signals(self) -> None:
+        """Signals per topic, the chosen topic's trending terms, the latest alerts, and the
+        controls that add and remove topics."""
+        self.signals = pn.widgets.Tabulator(
+            pd.DataFrame(columns=SIGNAL_COLUMNS),
+            name="signals",
+            show_index=False,
+            disabled=True,
+            height=190,
+            sizing_mode="stretch_width",
+            formatters={
+                "dominance": NumberFormatter(format="0%", text_align="right"),
+                "sentiment": NumberFormatter(format="+0.00", text_align="right"),
+                "engaged_sentiment": NumberFormatter(format="+0.00", text_align="right"),
+                "volume_z": NumberFormatter(format="+0.0", text_align="right"),
+                "sentiment_z": NumberFormatter(format="+0.0", text_align="right"),
+            },
+            titles={"engaged_sentiment": "engaged sent.", "volume_z": "volume z"},
+            layout="fit_data_stretch",
+        )
+        self.trending = pn.pane.HTML("", margin=(0, 10))
+        self.alerts = pn.widgets.Tabulator(
+            pd.DataFrame(columns=["fired_at", "rule", "topic", "text", "delivered"]),
+            name="alerts",
+            show_index=False,
+            disabled=True,
+            height=190,
+            sizing_mode="stretch_width",
+            formatters={"text": {"type": "textarea"}},
+            layout="fit_data_stretch",
+        )
+        self.new_name = pn.widgets.TextInput(name="Name", placeholder="btc-news", width=140)
+        self.new_query = pn.widgets.TextInput(
+            name="X query", placeholder="(bitcoin OR btc) news -airdrop", width=260
+        )
+        self.add_topic = pn.widgets.Button(name="Add topic", button_type="primary", width=110)
+        self.remove_topic = pn.widgets.Button(name="Remove the chosen topic", width=200)
+        self.topic_message = pn.pane.HTML("", css_classes=["ecoin-muted"], margin=(0, 10))
+        self.add_topic.on_click(lambda *_: self._change_topics(add=True))
+        self.remove_topic.on_click(lambda *_: self._change_topics(add=False))
+
+    def _change_topics(self, add: bool) -> None:
+        """Add the topic typed in, or remove the chosen one (stored: the stream follows)."""
+        seeded = seeds(self.settings)
+        try:
+            if add:
+                topic = add_topic(
+                    self.db,
+                    self.new_name.value,
+                    self.new_query.value or None,
+                    seeded=seeded,
+                    known_coins=self.settings.coins,
+                )
+                message = f"added {topic.name!r} ({topic.query}); collection starts within seconds"
+                self.new_name.value = self.new_query.value = ""
+            else:
+                topic = remove_topic(self.db, self.topic.value or "", seeded=seeded)
+                message = f"removed {topic.name!r}; its history is kept"
+        except UserError as exc:
+            message = f"not changed: {exc}"
+        self.topic_message.object = html.escape(message)
+        doc = pn.state.curdoc
+        if doc is not None:  # a click's callback runs outside the document's lock: next tick
+            doc.add_next_tick_callback(self.refresh)
+        else:
+            self.refresh()
+
     def _build_sentiment_plots(self) -> None:
         columns = [
             "ts",
@@ -317,11 +399,26 @@ class Dashboard:
             self.correlation_note,
             sizing_mode="stretch_width",
         )
+        signals = pn.Column(
+            pn.pane.HTML("<h3 style='margin:4px 0'>Signals over the window</h3>"),
+            self.signals,
+            self.trending,
+            sizing_mode="stretch_width",
+        )
+        alerts = pn.Column(
+            pn.pane.HTML("<h3 style='margin:4px 0'>Latest alerts</h3>"),
+            self.alerts,
+            pn.pane.HTML("<h3 style='margin:4px 0'>Topics</h3>"),
+            pn.Row(self.new_name, self.new_query, self.add_topic),
+            pn.Row(self.remove_topic, self.topic_message),
+            sizing_mode="stretch_width",
+        )
         return pn.Column(
             header,
             self.banner,
             self.empty,
             pn.Row(sentiment, posts, sizing_mode="stretch_width"),
+            pn.Row(signals, alerts, sizing_mode="stretch_width"),
             pn.Row(
                 prices,
                 pn.Column(
@@ -351,6 +448,7 @@ class Dashboard:
                     now,
                     list(self.settings.topics),
                     list(self.settings.coins),
+                    self.topic.value,
                 )
         except UserError:  # the pipeline holds the database: show the last data, try again
             self.status.object = f"database busy at {now:%H:%M:%S} UTC; retrying"
@@ -362,7 +460,40 @@ class Dashboard:
         self._update_posts(snapshot)
         self._update_prices(snapshot)
         self._update_health(snapshot)
+        self._update_signals(snapshot)
         self.status.object = f"updated {now:%H:%M:%S} UTC · refreshes every {REFRESH_MS // 1000} s"
+
+    def _update_signals(self, snapshot: Snapshot) -> None:
+        signals = snapshot.signals.reindex(columns=SIGNAL_COLUMNS)
+        if not signals.equals(self.signals.value):
+            self.signals.value = signals
+        alerts = snapshot.alerts
+        shown = pd.DataFrame(
+            {
+                "fired_at": alerts.get("fired_at", pd.Series(dtype="datetime64[ns]")),
+                "rule": alerts.get("rule", pd.Series(dtype=str)),
+                "topic": alerts.get("topic", pd.Series(dtype=str)),
+                "text": alerts.get("text", pd.Series(dtype=str)),
+                "delivered": alerts.get("delivered_at", pd.Series(dtype=object)).notna()
+                if len(alerts)
+                else pd.Series(dtype=bool),
+            }
+        )
+        if not shown.equals(self.alerts.value):
+            self.alerts.value = shown
+        terms, topic = snapshot.trending, html.escape(self.topic.value or "")
+        if terms.empty:
+            self.trending.object = (
+                f"<span class='ecoin-muted'>no trending terms for {topic} in the last hour</span>"
+            )
+        else:
+            chips = " ".join(
+                f"<span title='z {row.z:+.1f}, in {row.posts} posts' style='display:inline-block;"
+                f"padding:2px 8px;margin:2px;border-radius:10px;background:#eef1f4'>"
+                f"{html.escape(str(row.term))}</span>"
+                for row in terms.itertuples()
+            )
+            self.trending.object = f"<b>Trending in {topic}</b> (last hour): {chips}"
 
     def _show_empty(self, now: datetime) -> None:
         self.empty.visible = True

@@ -30,7 +30,7 @@ def add_posts(db: Database, posts: list[dict], version: str, now: datetime) -> N
             created = now - timedelta(minutes=p["created"])
             con.execute(
                 "INSERT INTO posts "
-                "VALUES (?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 'test', ?)",
+                "VALUES (?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 'test', ?, 0, 0, 0, 0)",
                 [p["id"], created, p["text"], p["text"].lower(), p.get("stored", now)],
             )
             con.execute("INSERT INTO post_topics VALUES (?, ?)", [p["id"], p["topic"]])
@@ -243,6 +243,36 @@ def _wait(check, timeout: float, what: str):
     raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
 
 
+_ROOTS = """
+function* roots(node) {
+  yield node;
+  for (const el of node.querySelectorAll('*')) if (el.shadowRoot) yield* roots(el.shadowRoot);
+}
+"""
+# type arguments[1] into the input whose placeholder is arguments[0]
+SET_INPUT = (
+    _ROOTS
+    + """
+for (const root of roots(document)) for (const input of root.querySelectorAll('input'))
+  if (input.placeholder === arguments[0]) {
+    input.value = arguments[1];
+    input.dispatchEvent(new Event('change', {bubbles: true}));
+    return true;
+  }
+return false;
+"""
+)
+# click the button labelled arguments[0]
+CLICK = (
+    _ROOTS
+    + """
+for (const root of roots(document)) for (const button of root.querySelectorAll('button'))
+  if (button.textContent.trim() === arguments[0]) { button.click(); return true; }
+return false;
+"""
+)
+
+
 @pytest.mark.slow
 def test_the_page_renders_updates_live_and_stays_on_the_machine(tmp_path, monkeypatch):
     from ecoin_assets.dashboard.launch import start_dashboard
@@ -316,6 +346,18 @@ def test_the_page_renders_updates_live_and_stays_on_the_machine(tmp_path, monkey
         _wait(lambda: "fresh post 🎉 just now" in cells(), 10, "the new post in the table")
         assert time.monotonic() - started < 10
         assert driver.execute_script("return window.__not_reloaded === true;")
+
+        # signals per topic, and a topic added from the page
+        _wait(
+            lambda: len(texts(".tabulator-cell[tabulator-field='dominance']")) == 2,
+            10,
+            "the signals of both topics",
+        )
+        assert driver.execute_script(SET_INPUT, "btc-news", "sol")
+        assert driver.execute_script(SET_INPUT, "(bitcoin OR btc) news -airdrop", "solana")
+        assert driver.execute_script(CLICK, "Add topic")
+        _wait(lambda: "SOL" in texts(".ecoin-card .topic"), 10, "the added topic's card")
+        assert ("sol", "solana") in db.query("SELECT name, query FROM topics")
 
         shot = tmp_path / "dashboard.png"
         driver.save_screenshot(str(shot))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import socket
 import subprocess
 import sys
@@ -52,7 +53,7 @@ def home(ecoin_home: Path, monkeypatch) -> Path:
         for i, author in enumerate(["a", "b", "a"]):
             con.execute(
                 "INSERT INTO posts VALUES (?, ?, ?, 'en', 'x', 'x', ['x'], false, true, NULL, "
-                "'test', ?)",
+                "'test', ?, 0, 0, 0, 0)",
                 [i + 1, END - timedelta(minutes=30 - i), author, END],
             )
             con.execute("INSERT INTO post_topics VALUES (?, 'bitcoin')", [i + 1])
@@ -225,3 +226,20 @@ def test_the_docs_work_offline(client):
         *("/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation", "/alerts"),
         "/trending",
     }
+
+
+def test_engagement_weights_the_engaged_sentiment(home, client):
+    """Two posts of the last hour: a positive one nobody engaged with, a negative one with
+    100 likes. The plain mean is neutral; the engaged one leans negative."""
+    db = Database(home / "ecoin.duckdb")
+    version = active_version(home)
+    with db.write() as con:
+        con.execute("UPDATE posts SET like_count = 100 WHERE post_id = 2")
+        for post_id, score in ((1, 1.0), (2, -1.0)):
+            con.execute(
+                "INSERT INTO post_sentiment VALUES (?, ?, 'neutral', 0, 1, 0, ?, ?)",
+                [post_id, version, score, END],
+            )
+    last = client.get("/signals", params=window(topic="bitcoin")).json()["rows"][-1]
+    weight = 1 + math.log(101)
+    assert last["engaged_sentiment"] == pytest.approx((1 - weight) / (1 + weight), abs=1e-4)

@@ -1,6 +1,7 @@
 """The X API v2 sandbox over real HTTP: search, pagination, auth, limits, faults, posts."""
 
 import collections
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -213,3 +214,20 @@ def test_duplicate_pages(x_sandbox_factory):
         server, query="bitcoin", max_results=10, next_token=first["meta"]["next_token"]
     ).json()
     assert second["data"][0]["id"] == first["data"][-1]["id"]
+
+
+def test_public_metrics_grow_after_a_post_is_written(x_sandbox_factory):
+    """Fresh posts have hardly any engagement yet; an hour later many do, a few a lot."""
+    import time as _time
+
+    from ecoin_assets.sources.x import XSource
+
+    server = x_sandbox_factory(clock=_time.time, rate_per_minute=60, backlog_minutes=90)
+    tweets = XSource(server.url, "token").search("bitcoin OR ethereum").tweets
+    assert all(t.metrics is not None for t in tweets)
+    now = datetime.now(UTC)
+    fresh = [t.metrics for t in tweets if (now - t.created_at).total_seconds() < 30]
+    old = [t.metrics for t in tweets if (now - t.created_at).total_seconds() > 3600]
+    assert fresh and sum(m[0] for m in fresh) / len(fresh) < 1  # young: hardly any yet
+    likes = sorted(m[0] for m in old)
+    assert sum(likes) / len(likes) > 5 and likes[-1] > 4 * likes[len(likes) // 2]  # heavy tail

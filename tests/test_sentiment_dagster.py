@@ -19,7 +19,8 @@ def _posts(db: Database) -> None:
     with db.write() as con:
         for i, text in enumerate(texts, start=1):
             con.execute(
-                "INSERT INTO posts VALUES (?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 't', ?)",
+                "INSERT INTO posts VALUES "
+                "(?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 't', ?, 0, 0, 0, 0)",
                 [i, now, text, text, now],
             )
             con.execute("INSERT INTO post_topics VALUES (?, 'bitcoin')", [i])

@@ -129,7 +129,8 @@ def _store_posts(db: Database, posts: list[tuple[int, str, str, bool]]) -> None:
     with db.write() as con:
         for post_id, topic, text, keep in posts:
             con.execute(
-                "INSERT INTO posts VALUES (?, ?, 'a', 'en', ?, ?, [], false, ?, NULL, 'test', ?)",
+                "INSERT INTO posts VALUES "
+                "(?, ?, 'a', 'en', ?, ?, [], false, ?, NULL, 'test', ?, 0, 0, 0, 0)",
                 [post_id, now, text, text, keep, now],
             )
             con.execute("INSERT INTO post_topics VALUES (?, ?)", [post_id, topic])

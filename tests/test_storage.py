@@ -999,3 +999,45 @@ def test_time_buckets_and_ratios_agree_on_both_backends(db):
             [10, datetime(2026, 1, 1, 12, 37, 5)],
         ).fetchall()
     assert rows == [(datetime(2026, 1, 1, 12, 30), 0.25)]
+
+
+OLD_POSTS = """
+    CREATE TABLE posts (
+        post_id BIGINT PRIMARY KEY, created_at TIMESTAMP, author_id VARCHAR, lang VARCHAR,
+        text_raw VARCHAR NOT NULL, text_clean VARCHAR NOT NULL, tokens VARCHAR[] NOT NULL,
+        is_retweet BOOLEAN NOT NULL, keep BOOLEAN NOT NULL, drop_reason VARCHAR,
+        source VARCHAR NOT NULL, ingested_at TIMESTAMP NOT NULL
+    );
+    INSERT INTO posts VALUES (1, '2026-11-01 00:00:00', 'a', 'en', 'gm', 'gm', ARRAY['gm'],
+        false, true, NULL, 'x', '2026-11-01 00:00:00')
+"""
+
+
+def test_a_database_of_the_previous_release_gains_the_new_columns(db_target) -> None:
+    """posts without X's public_metrics columns (the previous release's): opened, it gets
+    them, its rows kept with NULLs, and new rows carry the metrics."""
+    if isinstance(db_target, Path):
+        con = duckdb.connect(str(db_target))
+        con.execute(OLD_POSTS)
+        con.close()
+    else:
+        with psycopg2.connect(db_target) as raw, raw.cursor() as cursor:
+            cursor.execute(OLD_POSTS)
+    db = Database(db_target, lock_timeout=30, open_timeout=30)
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO posts VALUES (2, NULL, 'b', 'en', 'wagmi', 'wagmi', ARRAY['wagmi'], "
+            "false, true, NULL, 'x', '2026-11-02 00:00:00', 5, 1, 0, 0)"
+        )
+    rows = db.query("SELECT post_id, text_raw, like_count, retweet_count FROM posts ORDER BY 1")
+    assert rows == [(1, "gm", None, None), (2, "wagmi", 5, 1)]
+    columns = db.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts' "
+        "ORDER BY ordinal_position"
+    )
+    assert [c for (c,) in columns][-4:] == [
+        "like_count",
+        "retweet_count",
+        "reply_count",
+        "quote_count",
+    ]

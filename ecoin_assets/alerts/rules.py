@@ -12,7 +12,15 @@ from urllib.parse import urlsplit, urlunsplit
 from ecoin_assets.errors import InvalidInputError, NotFoundError
 from ecoin_assets.storage import Connection, Database
 
-SIGNALS = ("volume", "volume_z", "authors", "dominance", "sentiment", "sentiment_z")
+SIGNALS = (
+    "volume",
+    "volume_z",
+    "authors",
+    "dominance",
+    "sentiment",
+    "engaged_sentiment",
+    "sentiment_z",
+)
 OPERATORS = {
     ">": lambda a, b: a > b,
     ">=": lambda a, b: a >= b,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from ecoin_assets.alerts.watch import alert_history
 from ecoin_assets.analysis.correlation import (
     align_asof,
     best_lag,
@@ -20,6 +21,8 @@ from ecoin_assets.analysis.correlation import (
     rolling_correlation,
 )
 from ecoin_assets.sentiment.scoring import window_totals
+from ecoin_assets.signals.series import window_signals
+from ecoin_assets.signals.trending import trending_terms
 from ecoin_assets.storage import Connection
 from ecoin_assets.storage.sql import ratio, time_bucket
 from ecoin_assets.tweets.topics import stored_topics
@@ -34,6 +37,7 @@ WINDOWS = {
 POSTS_SHOWN = 300
 PRICE_DAYS = 180
 STALE_POSTS = timedelta(minutes=5)  # the X sensor runs every 20 s, `tweets ingest` every 15 s
+ALERT_DAYS = timedelta(days=7)  # the alerts the page lists
 STALE_PRICE_DAYS = 1  # yesterday's daily price is the newest CoinGecko has all day
 
 
@@ -51,6 +55,9 @@ class Snapshot:
     lags: pd.DataFrame = field(default_factory=pd.DataFrame)  # lag, r, n
     rolling: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, r
     health: dict = field(default_factory=dict)
+    signals: pd.DataFrame = field(default_factory=pd.DataFrame)  # topic, volume, dominance, ...
+    trending: pd.DataFrame = field(default_factory=pd.DataFrame)  # of `trending_topic`
+    alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # the latest firings
 
     @property
     def empty(self) -> bool:
@@ -65,8 +72,10 @@ def read_snapshot(
     now: datetime,
     topics: list[str],
     coins: list[str],
+    topic: str | None = None,
 ) -> Snapshot:
-    """Everything the page shows at `now` (naive UTC) for the chosen window and coin."""
+    """Everything the page shows at `now` (naive UTC) for the chosen window, coin and topic
+    (whose trending terms it reads)."""
     length, step = WINDOWS[window]
     stored = stored_topics(con)  # `topics` (the seeds) until the first `ecoin topics` change
     active = [t.name for t in stored if t.active] if stored else list(topics)
@@ -82,10 +91,41 @@ def read_snapshot(
         posts=_latest_posts(con, version),
         coins=known_coins,
         health=_health(con, version, now),
+        signals=_signals(con, version, active, now, length),
+        trending=(
+            trending_terms(con, topic, now, 60, limit=10)
+            if topic and _has_table(con, "topic_term_counts")
+            else pd.DataFrame()
+        ),
+        alerts=(
+            alert_history(con, now - ALERT_DAYS, now + timedelta(minutes=1)).head(8)
+            if _has_table(con, "alerts")
+            else pd.DataFrame()
+        ),
     )
     if coin:
         _add_coin(snapshot, con, version, coin)
     return snapshot
+
+
+def _signals(
+    con: Connection, version: str, topics: list[str], now: datetime, length: timedelta
+) -> pd.DataFrame:
+    """Per active topic, its signals over the window ending now (as alerts see them)."""
+    minutes = max(int(length.total_seconds() // 60), 1)
+    rows = [
+        {"topic": t, **window_signals(con, t, version, now, minutes, baseline=12)} for t in topics
+    ]
+    return pd.DataFrame(rows)
+
+
+def _has_table(con: Connection, name: str) -> bool:
+    """Whether the table exists (a database an earlier release made gets new tables at its
+    next write; the page only reads)."""
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def _column(con: Connection, sql: str) -> list:

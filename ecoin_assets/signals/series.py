@@ -11,6 +11,11 @@ window, so a request reads its window and the trailing baseline, never the whole
 - **dominance**: the topic's share of the mentions of every tracked topic in the period (a
   post on two topics counts for each).
 - **sentiment**: mean of p_positive - p_negative over the scored posts, by `version`.
+- **engaged_sentiment**: the same, each post weighted by 1 + ln(1 + likes + 2 retweets +
+  replies + quotes), X's public_metrics as they were when the post was stored. Posts are
+  stored seconds after they are written, when their metrics are still young (mostly zero), and
+  the metrics are not read again: the weighting tells apart posts that had already drawn
+  engagement when collected (recovered or older posts), and weighs every fresh one as 1.
 - **volume_z**, **sentiment_z**: how far the period is from the `baseline` periods before it,
   in standard deviations of those periods (at least Poisson noise for volume, 0.05 for
   sentiment; empty until a third of the baseline exists, periods before the topic's first
@@ -37,6 +42,7 @@ SIGNAL_COLUMNS = [
     "dominance",
     "scored",
     "sentiment",
+    "engaged_sentiment",
     "share_negative",
     "share_positive",
     "volume_z",
@@ -103,11 +109,28 @@ def topic_signals(
         """,
         [topic, iv.start_of(start), end],
     )
+    engaged = _frame(
+        con,
+        f"""
+        SELECT {_bucket(con, "p.created_at", iv)} AS ts,
+               sum(w * s.score) / sum(w) AS engaged_sentiment
+        FROM (SELECT post_id, created_at, 1 + ln(1 + coalesce(like_count, 0)
+                     + 2 * coalesce(retweet_count, 0) + coalesce(reply_count, 0)
+                     + coalesce(quote_count, 0)) AS w
+              FROM posts WHERE keep AND created_at >= ? AND created_at < ?) p
+        JOIN post_topics t ON t.post_id = p.post_id AND t.topic = ?
+        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+        GROUP BY 1
+        """,
+        [iv.start_of(start), end, topic, version],
+    )
     index = pd.DataFrame({"ts": iv.starts(since, end)})
     mine = volume[volume["topic"] == topic].drop(columns="topic")
     total = volume.groupby("ts", as_index=False)["volume"].sum().rename(columns={"volume": "all"})
     out = index.merge(mine, on="ts", how="left").merge(total, on="ts", how="left")
     out = out.merge(mood, on="ts", how="left").merge(authors, on="ts", how="left")
+    out = out.merge(engaged, on="ts", how="left")
+    out["engaged_sentiment"] = out["engaged_sentiment"].astype(float).round(4)
     for column in ("volume", "kept", "all", "scored", "negative", "positive"):
         out[column] = out[column].fillna(0).astype(int)
     out["authors"] = out["authors"].astype("Int64")
@@ -263,6 +286,17 @@ def window_signals(
     order = list(reversed(windows.index))  # oldest first, the current window last
     volume_z = zscore(volume[order].reset_index(drop=True), baseline, counts=True).iloc[-1]
     sentiment_z = zscore(sentiment[order].reset_index(drop=True), baseline).iloc[-1]
+    engaged = con.execute(
+        """
+        SELECT sum(p.w * s.score) / sum(p.w)
+        FROM (SELECT post_id, 1 + ln(1 + coalesce(like_count, 0) + 2 * coalesce(retweet_count, 0)
+                     + coalesce(reply_count, 0) + coalesce(quote_count, 0)) AS w
+              FROM posts WHERE keep AND created_at >= ? AND created_at < ?) p
+        JOIN post_topics t ON t.post_id = p.post_id AND t.topic = ?
+        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+        """,
+        [(pd.Timestamp(end) - width).to_pydatetime(), end, topic, version],
+    ).fetchone()
     current = float(volume.get(0, 0.0) or 0.0)
     all_now = float(total.get(0, 0))
     return {
@@ -270,6 +304,9 @@ def window_signals(
         "authors": float(authors[0]) if authors else 0.0,
         "dominance": round(current / all_now, 4) if all_now else None,
         "sentiment": None if pd.isna(sentiment.get(0)) else round(float(sentiment[0]), 4),
+        "engaged_sentiment": None
+        if not engaged or engaged[0] is None
+        else round(float(engaged[0]), 4),
         "volume_z": None if pd.isna(volume_z) else float(volume_z),
         "sentiment_z": None if pd.isna(sentiment_z) else float(sentiment_z),
     }

@@ -41,7 +41,8 @@ from ecoin_assets.config import Settings
 from ecoin_assets.errors import SourceError, UserError
 
 TWEEPY_HOSTS = ("https://api.twitter.com", "https://api.x.com")
-TWEET_FIELDS = ["created_at", "lang", "author_id", "referenced_tweets"]
+TWEET_FIELDS = ["created_at", "lang", "author_id", "referenced_tweets", "public_metrics"]
+METRICS = ("like_count", "retweet_count", "reply_count", "quote_count")
 STREAM_PATH = "/2/tweets/search/stream"
 RULES_PATH = "/2/tweets/search/stream/rules"
 TOPIC_TAG = "ecoin:"  # the tag prefix of the stream rules this client owns
@@ -59,6 +60,8 @@ class Tweet:
     lang: str | None
     author_id: str | None
     is_retweet: bool
+    # X's public_metrics as the answer had them (likes, retweets, replies, quotes); None if absent
+    metrics: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -234,6 +237,7 @@ class XSource:
 
 def _tweet(item: tweepy.Tweet) -> Tweet:
     refs = item.referenced_tweets or []
+    counts = item.public_metrics or {}
     return Tweet(
         id=int(item.id),
         text=item.text,
@@ -241,6 +245,7 @@ def _tweet(item: tweepy.Tweet) -> Tweet:
         lang=item.lang,
         author_id=str(item.author_id) if item.author_id else None,
         is_retweet=any(r.type == "retweeted" for r in refs),
+        metrics=tuple(int(counts.get(k) or 0) for k in METRICS) if counts else None,  # type: ignore[arg-type]
     )
 
 

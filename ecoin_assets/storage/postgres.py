@@ -34,7 +34,13 @@ import psycopg2.extras
 from psycopg2 import sql as pgsql
 
 from ecoin_assets.errors import UserError
-from ecoin_assets.storage.schema import TABLES, schema_statements
+from ecoin_assets.storage.schema import (
+    ADDED_COLUMNS,
+    TABLES,
+    missing_columns,
+    render,
+    schema_statements,
+)
 
 URL_SCHEMES = ("postgresql", "postgres")
 # type OIDs (pg_type) of the columns `df()` turns into datetime64, like DuckDB's `df()`
@@ -423,7 +429,7 @@ class PostgresBackend:
                 (list(TABLES),),
             )
             (missing,) = cursor.fetchone()
-            if missing:
+            if missing or self._columns_missing(cursor):  # or an earlier release's columns
                 cursor.execute(
                     ";\n".join(
                         [
@@ -432,8 +438,19 @@ class PostgresBackend:
                         ]
                     )
                 )
+                for statement in self._columns_missing(cursor):
+                    cursor.execute(render(statement, "postgres"))
         raw.commit()
         self._schema_ready = True
+
+    @staticmethod
+    def _columns_missing(cursor: psycopg2.extensions.cursor) -> list[str]:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+            (list(ADDED_COLUMNS),),
+        )
+        return missing_columns(set(cursor.fetchall()))
 
     def exists(self) -> bool:
         """True when the database answers and holds the schema (never creates it)."""

@@ -215,7 +215,11 @@ TABLES: dict[str, str] = {
             keep BOOLEAN NOT NULL,
             drop_reason VARCHAR,
             source VARCHAR NOT NULL,
-            ingested_at TIMESTAMP NOT NULL
+            ingested_at TIMESTAMP NOT NULL,
+            like_count INTEGER,
+            retweet_count INTEGER,
+            reply_count INTEGER,
+            quote_count INTEGER
         )""",
     # The tracked topics (ECOIN_TOPICS seeds it at the first change, tweets/topics.py); a
     # removed topic keeps its row, with `removed_at`, and its posts.
@@ -327,6 +331,18 @@ TABLES: dict[str, str] = {
 }
 
 
+# Columns added to a table after its first release, in table order: a database an earlier
+# release made gets them (`add_missing_columns`), so new columns always come last.
+ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    # X's public_metrics at ingestion (NULL for posts stored before they were kept)
+    "posts": [
+        ("like_count", "INTEGER"),
+        ("retweet_count", "INTEGER"),
+        ("reply_count", "INTEGER"),
+        ("quote_count", "INTEGER"),
+    ],
+}
+
 DIALECTS = ("duckdb", "postgres")
 #: DuckDB type names that PostgreSQL spells differently (VARCHAR, VARCHAR[], INTEGER, BIGINT,
 #: BOOLEAN, DATE, TIMESTAMP and JSON mean the same in both; JSON keeps the text as given)
@@ -349,6 +365,28 @@ def schema_statements(dialect: str = "duckdb") -> list[str]:
 
 
 def apply_schema(con: Connection, dialect: str = "duckdb") -> None:
-    """Create the tables that do not exist yet."""
+    """Create the tables that do not exist yet, and add the columns they lack."""
     for ddl in schema_statements(dialect):
         con.execute(ddl)
+    add_missing_columns(con, dialect)
+
+
+def missing_columns(present: set[tuple[str, str]]) -> list[str]:
+    """The ALTER TABLE statements that add ADDED_COLUMNS absent from `present` (table,
+    column), in order."""
+    return [
+        f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+        for table, columns in ADDED_COLUMNS.items()
+        for column, kind in columns
+        if (table, column) not in present
+    ]
+
+
+def add_missing_columns(con: Connection, dialect: str = "duckdb") -> None:
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        f"WHERE table_name IN ({', '.join('?' for _ in ADDED_COLUMNS)})",
+        list(ADDED_COLUMNS),
+    ).fetchall()
+    for statement in missing_columns({(t, c) for t, c in rows}):
+        con.execute(render(statement, dialect))

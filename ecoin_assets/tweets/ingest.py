@@ -135,6 +135,7 @@ def store_posts(
                 post.drop_reason,
                 source_label,
                 now,
+                *(t.metrics or (None, None, None, None)),
             )
         )
     scores = []

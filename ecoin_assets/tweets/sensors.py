@@ -3,7 +3,7 @@ stream service is ingesting.
 
 The real-time path is the stream service (`ecoin tweets stream`, `stream.py`): seconds from
 post to database, where a run takes 10-30 s. The sensor stays for deployments that run
-Dagster alone (the compose stack and Helm chart have no stream role yet): while the service
+Dagster alone (the Helm chart has no stream role yet; compose runs one): while the service
 reports `x_posts` to this instance (`reporting.py`, once a minute), the sensor skips, so only
 one of the two ingests at a time.
 

@@ -124,8 +124,24 @@ class Post:
     mood: str  # positive, neutral, negative (the generator's intent, not a label)
     referenced_retweet: str | None = None
 
-    def as_json(self, fields: set[str]) -> dict:
+    def metrics(self, now: datetime) -> dict[str, int]:
+        """X's public_metrics at `now`: a heavy-tailed reach per post (most get little), grown
+        over the post's first hour or so; zero when it is just posted."""
+        rng = random.Random(int(self.id))
+        reach = rng.paretovariate(1.3) - 1.0
+        age = max((now - self.created_at).total_seconds(), 0.0) / 60
+        grown = reach * (1.0 - math.exp(-age / 30))
+        return {
+            "retweet_count": int(grown * 4),
+            "reply_count": int(grown * 2),
+            "like_count": int(grown * 20),
+            "quote_count": int(grown),
+        }
+
+    def as_json(self, fields: set[str], now: datetime | None = None) -> dict:
         out: dict = {"id": self.id, "text": self.text, "edit_history_tweet_ids": [self.id]}
+        if "public_metrics" in fields:
+            out["public_metrics"] = self.metrics(now or self.created_at)
         if "created_at" in fields:
             out["created_at"] = self.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         if "lang" in fields:

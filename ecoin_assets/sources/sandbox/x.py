@@ -391,7 +391,8 @@ class XSandbox(SandboxServer):
             meta["next_token"] = self._encode(next_k)
         body: dict = {"meta": meta}
         if page:
-            body["data"] = [p.as_json(fields) for p in page]
+            at = datetime.fromtimestamp(now / 1000, tz=UTC)
+            body["data"] = [p.as_json(fields, at) for p in page]
         return body
 
     @staticmethod
