@@ -10,9 +10,9 @@ from ecoin_assets.cli.common import database, json_option, print_json, settings
 @click.group()
 def alerts() -> None:
     """Alerts on a topic's signals (volume, volume_z, authors, dominance, sentiment,
-    engaged_sentiment, sentiment_z) over a trailing window, POSTed as JSON to a webhook (Slack-compatible:
-    it has a `text` field). 'ecoin alerts watch' evaluates them every few seconds
-    ('make demo' runs it); run one watcher per database.
+    engaged_sentiment, sentiment_z) over a trailing window, POSTed as JSON to a webhook
+    (Slack-compatible: it has a `text` field). 'ecoin alerts watch' evaluates them every few
+    seconds ('make demo' runs it); run one watcher per database.
     """
 
 
