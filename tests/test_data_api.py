@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from fastapi.testclient import TestClient
+from fuzzing import no_server_errors
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.sentiment.registry import active_version
@@ -190,28 +191,7 @@ def test_the_served_api_fuzzed_finds_no_server_error(home, tmp_path):
         assert {"/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation"} <= set(
             schema["paths"]
         )
-        done = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("schemathesis")),
-                "run",
-                f"{url}/openapi.json",
-                "--url",
-                url,
-                "--checks",
-                "not_a_server_error",
-                "--max-examples",
-                "30",
-                "--phases",
-                "examples,coverage,fuzzing",
-                "--seed",
-                "1",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=tmp_path,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        no_server_errors(f"{url}/openapi.json", url, tmp_path)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from fuzzing import no_server_errors
 from test_forecasting_model import HORIZON, SMALL  # a 5-epoch, 7-day model
 
 from ecoin_assets.analysis.correlation import correlation_stats
@@ -439,31 +440,7 @@ def test_health_docs_and_metrics(services):
 @pytest.mark.parametrize("name", ["forecast", "sentiment"])
 def test_fuzzing_the_openapi_schema_finds_no_server_error(services, name, tmp_path):
     url = services[name]
-    schemathesis = Path(sys.executable).with_name("schemathesis")
-    done = subprocess.run(
-        [
-            str(schemathesis),
-            "run",
-            f"{url}/docs.json",
-            "--url",
-            url,
-            "--checks",
-            "not_a_server_error",
-            "--max-examples",
-            "30",
-            "--phases",
-            "examples,coverage,fuzzing",
-            "--seed",
-            "1",
-            "--request-timeout",
-            "60",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    no_server_errors(f"{url}/docs.json", url, tmp_path, "--request-timeout", "60")
 
 
 @pytest.mark.slow

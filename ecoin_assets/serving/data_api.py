@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
@@ -70,6 +70,36 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page.")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
 Coin = Annotated[str, Query(description="Coin id, e.g. bitcoin.", examples=["bitcoin"])]
 Topic = Annotated[str, Query(description="Topic name (see /topics).", examples=["bitcoin"])]
+
+
+class Page:
+    """`format`, `limit` and `offset` of a request (a FastAPI dependency)."""
+
+    def __init__(self, fmt: Format = "json", limit: Limit = 1000, offset: Offset = 0):
+        self.fmt, self.limit, self.offset = fmt, limit, offset
+
+    def answer(self, frame: pd.DataFrame, query: dict, notes: list[str] | None = None):
+        return _page(frame, self.fmt, self.limit, self.offset, query, notes)
+
+
+class Window:
+    """`start`, `end` and `interval` of a request, checked (a FastAPI dependency)."""
+
+    def __init__(self, start: Start = None, end: End = None, interval: IntervalParam = None):
+        self.interval = interval_of(interval)
+        self.start, self.end = window(start, end, self.interval)
+
+    @property
+    def query(self) -> dict:
+        return {
+            "interval": self.interval.name,
+            "start": _plain(self.start),
+            "end": _plain(self.end),
+        }
+
+
+Paged = Annotated[Page, Depends()]
+Windowed = Annotated[Window, Depends()]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -188,11 +218,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InvalidInputError("coin is empty: give a coin id such as bitcoin")
         return coin
 
-    def spec(interval: str | None, start: str | None, end: str | None) -> tuple:
-        iv = interval_of(interval)
-        since, until = window(start, end, iv)
-        return iv, since, until, {"interval": iv.name, "start": _plain(since), "end": _plain(until)}
-
     @app.exception_handler(UserError)
     async def user_error(_: Request, exc: UserError) -> JSONResponse:
         status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 503)
@@ -212,10 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/topics", summary="The tracked topics (and removed ones with all=true).")
     def topics(
+        page: Paged,
         removed: Annotated[bool, Query(alias="all", description="Include removed topics.")] = False,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
     ) -> Response:
         def work(con: Connection) -> Response:
             stored = stored_topics(con)
@@ -224,91 +247,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 [t.as_json() for t in found],
                 columns=["name", "query", "coin", "added_at", "removed_at", "active"],
             )
-            return _page(frame, fmt, limit, offset, {"all": removed})
+            return page.answer(frame, {"all": removed})
 
         return read(work)
 
     @app.get("/coin", summary="A coin's prices per period (the last observation in each).")
-    def coin(
-        coin: Coin,
-        start: Start = None,
-        end: End = None,
-        interval: IntervalParam = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
-    ) -> Response:
-        iv, since, until, query = spec(interval, start, end)
-
+    def coin(coin: Coin, span: Windowed, page: Paged) -> Response:
         def work(con: Connection) -> Response:
             name = known_coin(coin)
-            frame, notes = series.coin_prices(con, name, since, until, iv)
-            return _page(frame, fmt, limit, offset, {"coin": name, **query}, notes)
+            frame, notes = series.coin_prices(con, name, span.start, span.end, span.interval)
+            return page.answer(frame, {"coin": name, **span.query}, notes)
 
         return read(work)
 
-    def _signals(topic: str, start, end, interval, columns: list[str] | None, fmt, limit, offset):
-        iv, since, until, query = spec(interval, start, end)
+    def _signals(topic: str, span: Window, page: Page, columns: list[str] | None) -> Response:
         version = active_version(settings.home)
 
         def work(con: Connection) -> Response:
             name = known_topic(con, topic)
-            frame = series.topic_signals(con, name, version, since, until, iv)
+            frame = series.topic_signals(con, name, version, span.start, span.end, span.interval)
             if columns:
                 frame = frame[columns]
-            meta = {"topic": name, "model_version": version, **query}
-            return _page(frame, fmt, limit, offset, meta)
+            return page.answer(frame, {"topic": name, "model_version": version, **span.query})
 
         return read(work)
 
     @app.get("/sentiment", summary="A topic's sentiment per period (active model).")
-    def sentiment(
-        topic: Topic,
-        start: Start = None,
-        end: End = None,
-        interval: IntervalParam = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
-    ) -> Response:
-        columns = ["ts", "scored", "sentiment", "share_negative", "share_positive", "volume"]
-        return _signals(topic, start, end, interval, columns, fmt, limit, offset)
+    def sentiment(topic: Topic, span: Windowed, page: Paged) -> Response:
+        columns = ["ts", "scored", "sentiment", "engaged_sentiment", "share_negative"]
+        return _signals(topic, span, page, [*columns, "share_positive", "volume"])
 
     @app.get(
         "/signals",
         summary="A topic's social signals per period: volume, authors, dominance, "
         "sentiment and their z-scores against the trailing baseline.",
     )
-    def signals(
-        topic: Topic,
-        start: Start = None,
-        end: End = None,
-        interval: IntervalParam = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
-    ) -> Response:
-        return _signals(topic, start, end, interval, None, fmt, limit, offset)
+    def signals(topic: Topic, span: Windowed, page: Paged) -> Response:
+        return _signals(topic, span, page, None)
 
     @app.get("/merged", summary="A topic's signals beside a coin's prices, period by period.")
-    def merged(
-        coin: Coin,
-        topic: Topic,
-        start: Start = None,
-        end: End = None,
-        interval: IntervalParam = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
-    ) -> Response:
-        iv, since, until, query = spec(interval, start, end)
+    def merged(coin: Coin, topic: Topic, span: Windowed, page: Paged) -> Response:
         version = active_version(settings.home)
 
         def work(con: Connection) -> Response:
             name, coin_id = known_topic(con, topic), known_coin(coin)
-            frame, notes = series.merged(con, coin_id, name, version, since, until, iv)
-            meta = {"coin": coin_id, "topic": name, "model_version": version, **query}
-            return _page(frame, fmt, limit, offset, meta, notes)
+            frame, notes = series.merged(
+                con, coin_id, name, version, span.start, span.end, span.interval
+            )
+            meta = {"coin": coin_id, "topic": name, "model_version": version, **span.query}
+            return page.answer(frame, meta, notes)
 
         return read(work)
 
@@ -318,12 +305,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "returns at lags -3..+3 (interval hour or day).",
     )
     def correlation(
-        coin: Coin,
-        topic: Topic,
-        interval: IntervalParam = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
+        coin: Coin, topic: Topic, page: Paged, interval: IntervalParam = None
     ) -> Response:
         iv: Interval = interval_of(interval, default="day")
         if iv.name not in ("hour", "day"):
@@ -335,8 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         def work(con: Connection) -> Response:
             name, coin_id = known_topic(con, topic), known_coin(coin)
             frame = series.correlation(con, coin_id, name, iv.name)
-            meta = {"coin": coin_id, "topic": name, "interval": iv.name}
-            return _page(frame, fmt, limit, offset, meta)
+            return page.answer(frame, {"coin": coin_id, "topic": name, "interval": iv.name})
 
         return read(work)
 
@@ -366,20 +347,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/alerts", summary="Alert firings, newest first, with their delivery.")
     def alerts(
+        page: Paged,
         topic: Annotated[str | None, Query(description="Only this topic's alerts.")] = None,
         start: Start = None,
         end: End = None,
-        fmt: Format = "json",
-        limit: Limit = 1000,
-        offset: Offset = 0,
     ) -> Response:
         since, until = window(start, end, INTERVALS["day"])
 
         def work(con: Connection) -> Response:
             name = known_topic(con, topic) if topic is not None else None
             frame = alert_history(con, since, until, name)
-            meta = {"topic": name, "start": _plain(since), "end": _plain(until)}
-            return _page(frame, fmt, limit, offset, meta)
+            return page.answer(frame, {"topic": name, "start": _plain(since), "end": _plain(until)})
 
         return read(work)
 
