@@ -132,7 +132,7 @@ def test_a_crashed_round_writes_nothing_and_is_redone(x_server, tmp_path, monkey
     def crash(*args, **kwargs):
         raise RuntimeError("killed half-way")
 
-    monkeypatch.setattr(ingest_module, "_refresh_minutes", crash)
+    monkeypatch.setattr(ingest_module, "_add_links", crash)
     with pytest.raises(RuntimeError):
         ingest_once(db, source, ["solana"])
     assert db.query("SELECT count(*) FROM posts") == [(0,)]

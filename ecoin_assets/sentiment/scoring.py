@@ -6,8 +6,9 @@ and the time. Ingestion scores new posts in the transaction that stores them; `s
 scores what a version has not scored yet (a new model, or posts stored before scoring
 existed), and never overwrites another version's rows.
 
-Aggregates per topic, minute and version (`topic_minute_sentiment`), recomputed for every
-minute a write touches:
+Aggregates per topic, minute and version (`topic_minute_sentiment`), added to as scores and
+links are written (each pair of a post's topic link and its score counts once, when the later
+of the two is written), so a write costs what its batch holds, whatever is stored:
 - `mean_sentiment`: the mean score of the minute's posts;
 - `share_negative` / `share_positive`: the shares of posts labelled so;
 - `weighted_sentiment`: `mean_sentiment * ln(1 + scored)`, sentiment that counts for more when
@@ -17,7 +18,7 @@ Over a longer window, `window_sentiment` weighs each minute by its posts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -25,9 +26,11 @@ import pandas as pd
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
-from ecoin_assets.storage.sql import ratio
+from ecoin_assets.storage.sql import dialect_of, ratio
 
 BATCH = 1000
+AGGREGATES_LOCK = 7_301_884  # the PostgreSQL advisory lock of per-minute aggregate writers
+_KEY = ["post_id", "model_version"]
 
 
 def _now() -> datetime:
@@ -55,61 +58,106 @@ def score_rows(
 
 
 def write_scores(con: Connection, rows: list[tuple], now: datetime) -> None:
-    """Insert scores (skipping any already there) and refresh the minutes they touch."""
+    """Insert the scores not stored yet and add them to the minutes of their posts' topics."""
     if not rows:
         return
-    insert_new_rows(con, "post_sentiment", rows)
-    version = rows[0][1]
-    con.register("scored_ids", pd.DataFrame({"post_id": [r[0] for r in rows]}))
-    touched = con.execute(
+    serialize_aggregates(con)
+    con.register("incoming_scores", pd.DataFrame([r[:2] for r in rows], columns=_KEY))
+    known = set(
+        con.execute(
+            "SELECT s.post_id, s.model_version FROM post_sentiment s "
+            "JOIN incoming_scores i USING (post_id, model_version)"
+        ).fetchall()
+    )
+    con.unregister("incoming_scores")
+    new = [r for r in rows if (r[0], r[1]) not in known]
+    if not new:
+        return
+    insert_new_rows(con, "post_sentiment", new)
+    con.register(
+        "new_scores",
+        pd.DataFrame([(r[0], r[1], r[2], r[6]) for r in new], columns=[*_KEY, "label", "score"]),
+    )
+    pairs = con.execute(
         """
-        SELECT DISTINCT t.topic, date_trunc('minute', p.created_at)
-        FROM scored_ids s JOIN posts p USING (post_id) JOIN post_topics t USING (post_id)
+        SELECT t.topic, date_trunc('minute', p.created_at) AS minute, n.model_version,
+               n.label, n.score
+        FROM new_scores n JOIN posts p ON p.post_id = n.post_id
+        JOIN post_topics t ON t.post_id = n.post_id
         WHERE p.created_at IS NOT NULL
         """
-    ).fetchall()
-    con.unregister("scored_ids")
-    refresh_minutes(con, touched, version, now)
+    ).df()
+    con.unregister("new_scores")
+    add_to_minutes(con, pairs, now)
 
 
-def refresh_minutes(
-    con: Connection,
-    touched: Iterable[tuple[str, datetime]],
-    version: str,
-    now: datetime,
-) -> None:
-    """Recompute `topic_minute_sentiment` of one version for the given (topic, minute) pairs."""
-    frame = pd.DataFrame(sorted(set(touched)), columns=["topic", "minute"])
-    if frame.empty:
-        return
-    con.register("touched_minutes", frame)
-    # one set-based pass: a first ingestion can touch thousands of minutes
-    con.execute(
-        "DELETE FROM topic_minute_sentiment s USING touched_minutes x "
-        "WHERE s.topic = x.topic AND s.minute = x.minute AND s.model_version = ?",
-        [version],
-    )
-    con.execute(
+def add_linked_scores(con: Connection, links: str, now: datetime) -> None:
+    """Add the stored scores of posts newly linked to a topic (`links`: a registered relation
+    of `post_id, topic`) to that topic's minutes: each (link, score) pair counts once, when
+    the later of the two is written."""
+    pairs = con.execute(
+        f"""
+        SELECT n.topic, date_trunc('minute', p.created_at) AS minute, s.model_version,
+               s.label, s.score
+        FROM {links} n JOIN posts p ON p.post_id = n.post_id
+        JOIN post_sentiment s ON s.post_id = n.post_id
+        WHERE p.created_at IS NOT NULL
         """
-        INSERT INTO topic_minute_sentiment
-        SELECT x.topic, x.minute, ?, count(*),
-               count(*) FILTER (WHERE s.label = 'negative'),
-               count(*) FILTER (WHERE s.label = 'neutral'),
-               count(*) FILTER (WHERE s.label = 'positive'),
-               avg(s.score),
-               avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0.0 END),
-               avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0.0 END),
-               avg(s.score) * ln(1 + count(*)),
-               ?
-        FROM touched_minutes x
-        JOIN post_topics t ON t.topic = x.topic
-        JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
-        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-        GROUP BY x.topic, x.minute
-        """,
-        [version, now, version],
+    ).df()
+    add_to_minutes(con, pairs, now)
+
+
+def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
+    """Add scores (`topic, minute, model_version, label, score`) to `topic_minute_sentiment`:
+    counts and sums grow, means and shares follow, from this batch alone (incremental: the
+    cost does not grow with what is stored)."""
+    if pairs.empty:
+        return
+    grouped = pairs.assign(
+        negative=pairs["label"].eq("negative").astype(int),
+        neutral=pairs["label"].eq("neutral").astype(int),
+        positive=pairs["label"].eq("positive").astype(int),
+    ).groupby(["topic", "minute", "model_version"], as_index=False)
+    frame = grouped.agg(
+        scored=("score", "size"),
+        negative=("negative", "sum"),
+        neutral=("neutral", "sum"),
+        positive=("positive", "sum"),
+        total=("score", "sum"),
     )
-    con.unregister("touched_minutes")
+    con.register("sentiment_increments", frame)
+    old, new = "topic_minute_sentiment", "excluded"
+    scored = f"({old}.scored + {new}.scored)"
+    total = f"({old}.mean_sentiment * {old}.scored + {new}.mean_sentiment * {new}.scored)"
+    mean = f"({total} / {scored})"
+    con.execute(
+        f"""
+        INSERT INTO topic_minute_sentiment
+        SELECT topic, minute, model_version, scored, negative, neutral, positive,
+               total / scored, {ratio("negative", "scored")}, {ratio("positive", "scored")},
+               total / scored * ln(1 + scored), ?
+        FROM sentiment_increments
+        ON CONFLICT (topic, minute, model_version) DO UPDATE SET
+            scored = {scored},
+            negative = {old}.negative + {new}.negative,
+            neutral = {old}.neutral + {new}.neutral,
+            positive = {old}.positive + {new}.positive,
+            mean_sentiment = {mean},
+            share_negative = {ratio(f"({old}.negative + {new}.negative)", scored)},
+            share_positive = {ratio(f"({old}.positive + {new}.positive)", scored)},
+            weighted_sentiment = {mean} * ln(1 + {scored}),
+            updated_at = {new}.updated_at
+        """,
+        [now],
+    )
+    con.unregister("sentiment_increments")
+
+
+def serialize_aggregates(con: Connection) -> None:
+    """On PostgreSQL, make writers of the per-minute aggregates take turns until commit (they
+    add to counts from what they see as new); DuckDB has one writer already."""
+    if dialect_of(con) == "postgres":
+        con.execute(f"SELECT pg_advisory_xact_lock({AGGREGATES_LOCK})")
 
 
 def pending(db: Database, version: str, limit: int = BATCH) -> list[tuple[int, str]]:

@@ -52,6 +52,14 @@ class DuckDBBackend:
         self.lock_timeout = lock_timeout
         self.open_timeout = open_timeout
         self._lock = FileLock(str(self.path) + ".lock")
+        self._schema_of: tuple[int, int] | None = None  # the file the schema was checked on
+
+    def _file(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.open_timeout
@@ -84,7 +92,11 @@ class DuckDBBackend:
         try:
             con = self._open(read_only=False)
             try:
-                apply_schema(con)
+                # once per file this object writes to (checked again if the file is replaced):
+                # the catalog queries cost tens of milliseconds, a batch of posts a few
+                if self._schema_of is None or self._schema_of != self._file():
+                    apply_schema(con)
+                    self._schema_of = self._file()
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con

@@ -1,7 +1,8 @@
 """The tables, one definition each, in DuckDB's SQL; `render` adapts a statement to PostgreSQL.
 
 Every statement is idempotent (`CREATE TABLE IF NOT EXISTS`); on DuckDB `apply_schema` runs
-before each write, on PostgreSQL when a table is missing (ecoin_assets/storage/postgres.py).
+at the first write of a `Database` to a file (again if the file is replaced), on PostgreSQL
+when a table or an ADDED_COLUMNS column is missing (ecoin_assets/storage/postgres.py).
 Write type names in upper case and column names in lower case: `render` maps type names.
 """
 

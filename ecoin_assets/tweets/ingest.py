@@ -152,13 +152,7 @@ def store_posts(
         result.stored = len(rows)
         result.new_ids = {r[0] for r in rows}
         result.kept = sum(1 for r in rows if r[8])
-        new_links = sorted(links)
-        if new_links:
-            before = con.execute("SELECT count(*) FROM post_topics").fetchall()[0][0]
-            insert_new_rows(con, "post_topics", new_links)
-            result.linked = (
-                con.execute("SELECT count(*) FROM post_topics").fetchall()[0][0] - before
-            )
+        result.linked = _add_links(con, links, now)
         for topic, newest_id in cursors.items():
             con.execute(
                 "INSERT INTO topic_cursors VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE "
@@ -166,7 +160,6 @@ def store_posts(
                 "updated_at = excluded.updated_at",
                 [topic, newest_id, now],
             )
-        _refresh_minutes(con, list(tweets.values()), links, now)
         if scores:
             from ecoin_assets.sentiment.scoring import write_scores
 
@@ -202,33 +195,40 @@ def _known_ids(con: Connection, ids: list[int]) -> set[int]:
     return {r[0] for r in rows}
 
 
-def _refresh_minutes(
-    con: Connection, tweets: list[Tweet], links: set[tuple[int, str]], now: datetime
-) -> None:
-    """Recount `topic_minute_stats` for the (topic, minute) pairs this batch touched."""
-    created = {t.id: t.created_at for t in tweets if t.created_at}
-    touched = {
-        (topic, created[i].astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0))
-        for i, topic in links
-        if i in created
-    }
-    if not touched:
-        return
-    con.register("touched_minutes", pd.DataFrame(sorted(touched), columns=["topic", "minute"]))
-    # one set-based pass: a first ingestion can touch thousands of minutes
-    con.execute(
-        "DELETE FROM topic_minute_stats s USING touched_minutes x "
-        "WHERE s.topic = x.topic AND s.minute = x.minute"
-    )
+def _add_links(con: Connection, links: set[tuple[int, str]], now: datetime) -> int:
+    """Store the (post, topic) links not stored yet and add them to the per-minute counts
+    (`topic_minute_stats`) and, for posts already scored, to the sentiment aggregates: from
+    this batch alone, so the cost does not grow with what is stored. Returns how many."""
+    from ecoin_assets.sentiment.scoring import add_linked_scores, serialize_aggregates
+
+    if not links:
+        return 0
+    serialize_aggregates(con)
+    con.register("batch_links", pd.DataFrame(sorted(links), columns=["post_id", "topic"]))
+    new = con.execute(
+        "SELECT b.post_id, b.topic FROM batch_links b WHERE NOT EXISTS ("
+        "SELECT 1 FROM post_topics t WHERE t.post_id = b.post_id AND t.topic = b.topic)"
+    ).fetchall()
+    con.unregister("batch_links")
+    if not new:
+        return 0
+    insert_new_rows(con, "post_topics", new)
+    con.register("new_links", pd.DataFrame(new, columns=["post_id", "topic"]))
     con.execute(
         """
         INSERT INTO topic_minute_stats
-        SELECT x.topic, x.minute, count(*), count(*) FILTER (WHERE p.keep), ?
-        FROM touched_minutes x
-        JOIN post_topics t ON t.topic = x.topic
-        JOIN posts p ON p.post_id = t.post_id AND date_trunc('minute', p.created_at) = x.minute
-        GROUP BY x.topic, x.minute
+        SELECT n.topic, date_trunc('minute', p.created_at), count(*),
+               count(*) FILTER (WHERE p.keep), ?
+        FROM new_links n JOIN posts p ON p.post_id = n.post_id
+        WHERE p.created_at IS NOT NULL
+        GROUP BY 1, 2
+        ON CONFLICT (topic, minute) DO UPDATE SET
+            posts = topic_minute_stats.posts + excluded.posts,
+            kept = topic_minute_stats.kept + excluded.kept,
+            updated_at = excluded.updated_at
         """,
         [now],
     )
-    con.unregister("touched_minutes")
+    add_linked_scores(con, "new_links", now)
+    con.unregister("new_links")
+    return len(new)
