@@ -1041,3 +1041,15 @@ def test_a_database_of_the_previous_release_gains_the_new_columns(db_target) -> 
         "reply_count",
         "quote_count",
     ]
+
+
+def test_reading_a_database_of_the_previous_release_migrates_it_first(tmp_path) -> None:
+    """The dashboard or the data API may be the first to open an old file: a read migrates it."""
+    path = tmp_path / "ecoin.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(OLD_POSTS)
+    con.close()
+    db = Database(path, lock_timeout=30, open_timeout=30)
+    rows = db.query("SELECT post_id, like_count FROM posts")
+    assert rows == [(1, None)]
+    assert db.query("SELECT count(*) FROM topics") == [(0,)]  # a table added since

@@ -382,6 +382,10 @@ class FilteredStream:
         self.stall_timeout, self.connect_timeout = stall_timeout, connect_timeout
         self.policy = policy or ReconnectPolicy()
         self.on_gap = on_gap
+        # called at every successful connection, before its first post (a caller whose search
+        # ran before the first connection searches again: posts between the two came from
+        # neither)
+        self.on_connect: Callable[[], None] | None = None
         self.max_failures = max_failures
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait
@@ -532,6 +536,8 @@ class FilteredStream:
                 in_a_row = 0
                 self.stats["connections"] += 1
                 log.info("connected to the X filtered stream at %s", self.base_url)
+                if self.on_connect is not None:
+                    self.on_connect()
                 if loss is not None:
                     self._report(loss)
                     loss = None

@@ -111,8 +111,9 @@ class DuckDBBackend:
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived read-only connection (the file and schema are created if missing)."""
-        if not self.path.exists():
+        """A short-lived read-only connection. The file and schema are created if missing, and
+        a file an earlier release made gets its new tables and columns (once per file)."""
+        if self._schema_of is None or self._schema_of != self._file():
             with self.write():
                 pass
         con = self._open(read_only=True)

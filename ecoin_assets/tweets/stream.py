@@ -5,8 +5,9 @@ Three threads meet at one queue:
 
 - the **collector** follows X's filtered stream (`sources.x.FilteredStream`, one rule per topic
   tagged `ecoin:<topic>`);
-- the **recoverer** runs recent search at start and after every gap the stream reports (X offers
-  no backfill below Enterprise), and, in poll mode, in rounds paced to spread the app's
+- the **recoverer** runs recent search at start, again once the stream has first connected
+  (posts created between the two reach neither), and after every gap the stream reports (X
+  offers no backfill below Enterprise), and, in poll mode, in rounds paced to spread the app's
   15-minute budget (`x-rate-limit-*` headers) evenly, never closer than `poll_interval`. The
   topics' queries are combined into as few queries as X's 512 characters allow
   (`sources.x_query.combine`), each searched from the lowest cursor of its topics (`since_id`),
@@ -41,7 +42,7 @@ from ecoin_assets.errors import SourceError, UserError
 from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
 from ecoin_assets.sources.x_query import PostText, QueryGroup, combine
 from ecoin_assets.storage import Database
-from ecoin_assets.tweets.ingest import read_cursors, store_posts
+from ecoin_assets.tweets.ingest import RecentKeys, read_cursors, store_posts
 from ecoin_assets.tweets.reporting import DagsterReporter, lag_percentiles
 from ecoin_assets.tweets.topics import as_queries
 
@@ -138,6 +139,8 @@ class StreamService:
         self._refreshed = time.monotonic()
         self._cursors: dict[str, int] = {}  # as committed
         self._searched: dict[str, int] = {}  # the newest post searches have queued, per topic
+        self._recent = RecentKeys()  # duplicate keys of the last two hours, kept up to date
+        self._connected = False  # the stream has connected once
 
     # -- control ----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -189,6 +192,7 @@ class StreamService:
     def _collector(self) -> None:
         assert self.stream is not None
         self.stream.on_gap = self._on_gap
+        self.stream.on_connect = self._on_connect
         try:
             self.stream.sync_rules(self.queries)
             self.report.mode = "stream"
@@ -206,6 +210,13 @@ class StreamService:
             if not self._stop.is_set():
                 raise
             # `stop()` closed the connection under the read, which may end it with any error
+
+    def _on_connect(self) -> None:
+        """At the first connection, search again: the start's search may have run before it,
+        and posts created between the two reached neither."""
+        if not self._connected:
+            self._connected = True
+            self._request_recovery()
 
     def _on_gap(self, gap: StreamGap) -> None:
         self.report.gaps += 1
@@ -386,6 +397,7 @@ class StreamService:
             f"x:{self.search.base_url}",
             self.languages,
             self.classifier,
+            self._recent,
         )
         committed = datetime.now(UTC)
         lags = [
