@@ -11,6 +11,8 @@ REFRESH_MS without reloading the page, and reads the database read-only, briefly
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 from datetime import UTC, datetime
 
@@ -28,6 +30,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 
 from ecoin_assets.config import load_settings
+from ecoin_assets.dashboard.disconnects import ignore_closed_websockets
 from ecoin_assets.dashboard.snapshot import WINDOWS, Snapshot, read_snapshot
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.registry import active_version
@@ -627,6 +630,8 @@ class Dashboard:
 
 
 def app() -> pn.Column:
+    with contextlib.suppress(RuntimeError):  # no running loop: imported outside a server
+        ignore_closed_websockets(asyncio.get_running_loop())
     dashboard = Dashboard()
     dashboard.refresh()
     pn.state.add_periodic_callback(dashboard.refresh, period=REFRESH_MS)

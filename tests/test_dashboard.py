@@ -205,6 +205,28 @@ def _daily(sentiment: np.ndarray, returns: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"date": days, "sentiment": sentiment, "return": returns})
 
 
+def test_a_closed_tab_is_not_logged_as_an_error_but_other_errors_are(caplog):
+    import asyncio
+
+    from tornado.iostream import StreamClosedError
+    from tornado.websocket import WebSocketClosedError
+
+    from ecoin_assets.dashboard.disconnects import ignore_closed_websockets
+
+    loop = asyncio.new_event_loop()
+    try:
+        ignore_closed_websockets(loop)
+        ignore_closed_websockets(loop)  # once per loop
+        with caplog.at_level("ERROR", logger="asyncio"):
+            for exc in (WebSocketClosedError(), StreamClosedError()):
+                loop.call_exception_handler({"message": "never retrieved", "exception": exc})
+            assert caplog.records == []
+            loop.call_exception_handler({"message": "a real one", "exception": ValueError("x")})
+        assert [r.getMessage() for r in caplog.records] == ["a real one"]
+    finally:
+        loop.close()
+
+
 def test_a_planted_lead_is_found_and_shuffling_removes_it():
     rng = np.random.default_rng(3)
     sentiment = rng.normal(0, 1, 200)

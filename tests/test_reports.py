@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -58,6 +58,14 @@ SMALL = pm.ModelConfig(
 )
 POST_DAYS = 18
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//")
+
+
+def _ends_today(end: str) -> date:
+    """A default window ends on the UTC day the report ran: TODAY, or the next day when the
+    tests crossed midnight after the fixtures were made."""
+    day = date.fromisoformat(end)
+    assert TODAY <= day <= datetime.now(UTC).date()
+    return day
 
 
 def _prices(days: int = PRICE_DAYS) -> pd.DataFrame:
@@ -174,8 +182,9 @@ def test_coin_report_shows_every_section(home: Path):
         assert f">{model}<" in body
     assert body.count(">days</td>") == body.count(">hours</td>") == 7  # correlation by lag
     params = nbformat.read(rendered.notebook, as_version=4).metadata["papermill"]["parameters"]
-    start = (TODAY - timedelta(days=364)).isoformat()
-    assert params == {"coin": COIN, "start": start, "end": TODAY.isoformat(), "horizon": 10}
+    end = _ends_today(params["end"])
+    start = (end - timedelta(days=364)).isoformat()
+    assert params == {"coin": COIN, "start": start, "end": end.isoformat(), "horizon": 10}
     assert list(home.glob("reports/**/.*")) == []  # no temporary file left
 
 
@@ -299,10 +308,11 @@ def test_cli_writes_the_report_and_says_where(home: Path):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["report"] == "sentiment" and out["images"] == 3
+    end = _ends_today(out["parameters"]["end"])
     assert out["parameters"] == {
         "topic": TOPIC,
-        "start": (TODAY - timedelta(days=6)).isoformat(),
-        "end": TODAY.isoformat(),
+        "start": (end - timedelta(days=6)).isoformat(),
+        "end": end.isoformat(),
     }
     assert Path(out["html"]) == home / "reports" / "sentiment" / "bitcoin.html"
     html, notebook = Path(out["html"]), Path(out["notebook"])
@@ -336,4 +346,5 @@ def test_dagster_assets_render_one_report_per_partition(home: Path):
             assert meta["plots"].value == len(render.EMBEDDED_PNG.findall(html.read_text()))
     coin_html = (home / "reports" / "coin" / "bitcoin.html").read_text()
     assert "the stored forecast (asset price_forecasts)" in coin_html  # 7 days are stored
-    assert meta["window"].value == f"{TODAY - timedelta(days=6)} to {TODAY}"
+    end = _ends_today(meta["window"].value.split(" to ")[1])
+    assert meta["window"].value == f"{end - timedelta(days=6)} to {end}"

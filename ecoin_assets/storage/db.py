@@ -61,6 +61,16 @@ class DuckDBBackend:
             return None
         return stat.st_dev, stat.st_ino
 
+    def _schema_unchecked(self) -> bool:
+        return self._schema_of is None or self._schema_of != self._file()
+
+    def _check_schema(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Once per file this object opens (again if the file is replaced): the catalog
+        queries cost tens of milliseconds, a batch of posts a few."""
+        if self._schema_unchecked():
+            apply_schema(con)
+            self._schema_of = self._file()
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.open_timeout
         delay = 0.02
@@ -92,11 +102,7 @@ class DuckDBBackend:
         try:
             con = self._open(read_only=False)
             try:
-                # once per file this object writes to (checked again if the file is replaced):
-                # the catalog queries cost tens of milliseconds, a batch of posts a few
-                if self._schema_of is None or self._schema_of != self._file():
-                    apply_schema(con)
-                    self._schema_of = self._file()
+                self._check_schema(con)
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
@@ -113,9 +119,20 @@ class DuckDBBackend:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short-lived read-only connection. The file and schema are created if missing, and
         a file an earlier release made gets its new tables and columns (once per file)."""
-        if self._schema_of is None or self._schema_of != self._file():
-            with self.write():
-                pass
+        if self._schema_unchecked():
+            try:
+                self._lock.acquire(timeout=0)
+            except Timeout:
+                pass  # a writer holds the file, and writers bring its schema up to date
+            else:
+                try:
+                    con = self._open(read_only=False)
+                    try:
+                        self._check_schema(con)
+                    finally:
+                        con.close()
+                finally:
+                    self._lock.release()
         con = self._open(read_only=True)
         try:
             yield con
