@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import InvalidInputError, UserError
 
 DEFAULT_COINS = ("bitcoin", "ethereum", "cardano", "solana", "dogecoin")
 SANDBOX_HOST = "127.0.0.1"
@@ -27,7 +27,7 @@ def validate_coin_id(coin: str) -> str:
     """Return a CoinGecko coin id in canonical form, or raise a UserError."""
     cid = coin.strip().lower()
     if not _COIN_ID.match(cid):
-        raise UserError(
+        raise InvalidInputError(
             f"invalid coin id {coin!r}: use a CoinGecko id such as 'bitcoin' "
             "(lowercase letters, digits and dashes)"
         )

@@ -1,13 +1,18 @@
-"""`ecoin forecast train | predict | backtest`."""
+"""`ecoin forecast train | predict | backtest | scores | history`."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from ecoin_assets.cli.common import database, json_option, print_json, settings
+from ecoin_assets.forecasting.history import RETRAIN_DAYS
 from ecoin_assets.forecasting.model import MAX_HORIZON
+from ecoin_assets.forecasting.service import FORECAST_DAYS
 
 
 @click.group()
@@ -111,4 +116,111 @@ def backtest(coin: str, horizon: int, as_json: bool) -> None:
         f"(naive {scores['naive_mae']:,.6g}), MAPE {scores['mape']:.2f}%, "
         f"MASE {scores['mase']:.3f}, {scores['interval']:.0%} interval coverage "
         f"{scores['coverage']:.1%}"
+    )
+
+
+@forecast.command()
+@click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
+@click.option(
+    "--horizon",
+    "horizons",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help="Horizons to show, repeatable (default: 1, 7, 14 and 30 where scored; --json: all).",
+)
+@json_option
+def scores(coin: str, horizons: tuple[int, ...], as_json: bool) -> None:
+    """How the stored forecasts did: realized scores over the trailing 30 and 90 days.
+
+    Every stored forecast is scored once its target day's price is stored: MAE against the
+    naive forecast issued the same day (the price on the forecast's day), MASE (below 1 beats
+    naive) and the share of prices inside the interval. Days end at the latest stored price.
+    """
+    from ecoin_assets.forecasting.realized import realized_scores
+
+    summary = realized_scores(database(), coin)
+    if horizons:
+        summary = summary[summary["horizon"].isin(horizons)]
+    elif not as_json:
+        summary = summary[summary["horizon"].isin([1, 7, 14, 30])]
+    if as_json:
+        print_json(
+            [
+                {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                for row in summary.to_dict("records")
+            ]
+        )
+        return
+    table = Table(
+        "window",
+        "horizon",
+        "n",
+        "MAE (USD)",
+        "naive MAE",
+        "MASE",
+        "MAPE",
+        f"coverage ({summary['interval'].iloc[0]:.0%})" if len(summary) else "coverage",
+        title=f"{coin}: realized forecast scores, target days up to {summary['last_target'].max()}",
+    )
+    for r in summary.itertuples():
+        table.add_row(
+            f"{r.window_days} days",
+            f"{r.horizon} d",
+            str(r.n),
+            f"{r.mae:,.6g}",
+            f"{r.naive_mae:,.6g}",
+            "-" if pd.isna(r.mase) else f"{r.mase:.3f}",
+            f"{r.mape:.2f}%",
+            f"{r.coverage:.1%}",
+        )
+    Console().print(table)
+
+
+@forecast.command()
+@click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
+@click.option("--start", required=True, metavar="YYYY-MM-DD", help="First day to forecast from.")
+@click.option(
+    "--horizon",
+    type=int,
+    default=FORECAST_DAYS,
+    show_default=True,
+    metavar="N",
+    help="Days ahead of each forecast (1-30).",
+)
+@click.option(
+    "--retrain-days",
+    type=int,
+    default=RETRAIN_DAYS,
+    show_default=True,
+    metavar="N",
+    help="Days each model serves before the next is trained.",
+)
+@json_option
+def history(coin: str, start: str, horizon: int, retrain_days: int, as_json: bool) -> None:
+    """Issue the forecasts that would have been made each day since START, then score them.
+
+    One model per retraining period, trained on the prices known on its first day; each day's
+    forecast uses only the prices up to that day. Days with a stored forecast are skipped, so
+    a rerun resumes. The models are not saved: the served model is unchanged.
+    """
+    from ecoin_assets.forecasting.history import issue_history
+    from ecoin_assets.prices.fetch import parse_date
+
+    result = issue_history(
+        database(),
+        coin,
+        parse_date(start, "--start"),
+        horizon=horizon,
+        retrain_days=retrain_days,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    if as_json:
+        print_json(asdict(result))
+        return
+    click.echo(
+        f"{result.coin_id}: forecasts from {result.issued_days} days {result.start}.."
+        f"{result.end} by {len(result.models)} model(s) ({result.points} points, "
+        f"{result.scored} already scored; {result.skipped_days} days already had one); "
+        f"see 'ecoin forecast scores --coin {result.coin_id}'"
     )

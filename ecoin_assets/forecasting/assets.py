@@ -8,13 +8,13 @@ import dagster as dg
 import pandas as pd
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.forecasting import service
+from ecoin_assets.errors import NoDataError
+from ecoin_assets.forecasting import realized, service
 from ecoin_assets.forecasting.backtest import Backtest
 from ecoin_assets.forecasting.registry import register_bentoml
 from ecoin_assets.prices.assets import DUCKDB_POOL, prices
 from ecoin_assets.resources import EcoinStore
 
-DEFAULT_FORECAST_DAYS = 14
 # The coin-dimension mapping from `prices` (coin x day) is marked beta in Dagster 1.13.
 warnings.filterwarnings(
     "ignore", message="Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning
@@ -158,14 +158,14 @@ def forecast_backtest(context: dg.AssetExecutionContext, store: EcoinStore) -> d
     group_name="forecasting",
     kinds={"duckdb"},
     description=(
-        f"The next {DEFAULT_FORECAST_DAYS} days per coin with 80% intervals from the latest "
+        f"The next {service.FORECAST_DAYS} days per coin with 80% intervals from the latest "
         "model (`forecasts`, keyed by coin, forecast date, target date and model version)."
     ),
 )
 def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
     db = store.database()
     model, points = service.predict(
-        db, load_settings().home, context.partition_key, DEFAULT_FORECAST_DAYS
+        db, load_settings().home, context.partition_key, service.FORECAST_DAYS
     )
     service.store_forecast(db, model, points)
     return dg.MaterializeResult(
@@ -177,4 +177,41 @@ def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.
     )
 
 
-forecasting_assets = [price_features, price_model, forecast_backtest, price_forecasts]
+@dg.asset(
+    partitions_def=coin_partitions,
+    deps=[price_forecasts, _per_coin],
+    pool=DUCKDB_POOL,
+    group_name="forecasting",
+    kinds={"duckdb"},
+    description=(
+        "Every stored forecast scored once its target day's price arrives "
+        "(`forecast_scores`): realized MAE and MASE against the naive forecast issued the "
+        "same day, and interval coverage, per horizon over the trailing 30 and 90 days."
+    ),
+)
+def forecast_scores(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+    db = store.database()
+    coin = context.partition_key
+    scored = realized.score_new_forecasts(db, coin)
+    try:
+        summary = realized.realized_scores(db, coin)
+    except NoDataError as exc:
+        return dg.MaterializeResult(metadata={"newly_scored": scored, "note": str(exc)})
+    metadata: dict = {"newly_scored": scored, "as_of": str(summary["last_target"].max())}
+    for window in realized.WINDOWS:
+        seven = summary[(summary["window_days"] == window) & (summary["horizon"] == 7)]
+        if len(seven):
+            metadata[f"mase_7d_{window}d"] = round(float(seven["mase"].iloc[0]), 4)
+            metadata[f"coverage_7d_{window}d"] = round(float(seven["coverage"].iloc[0]), 4)
+    shown = summary[summary["horizon"].isin([1, 7, 14, 30])].drop(columns="coin_id")
+    metadata["scores"] = _md_table(shown)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+forecasting_assets = [
+    price_features,
+    price_model,
+    forecast_backtest,
+    price_forecasts,
+    forecast_scores,
+]

@@ -115,6 +115,28 @@ def run_backtest(
     predicted = predicted * np.array(model.shrink)
     metrics = score(predicted, actual, vol, log_price, model.scale, config.interval)
     origins = frame["ds"].iloc[-test_days - 1 :].to_numpy()[: len(predicted)]
+    paths = price_paths(model, origins, predicted, actual, vol, log_price, horizon)
+    return Backtest(
+        coin_id,
+        model,
+        str(frame["ds"].iloc[-test_days].date()),
+        str(frame["ds"].iloc[-1].date()),
+        metrics,
+        paths.dropna(subset=["actual"]),
+    )
+
+
+def price_paths(
+    model: PriceModel,
+    origins: np.ndarray,
+    predicted: np.ndarray,
+    actual: np.ndarray,
+    vol: np.ndarray,
+    log_price: np.ndarray,
+    horizon: int,
+) -> pd.DataFrame:
+    """Prices from `origin_paths`' log paths (`predicted` already shrunk): per origin and
+    horizon the target day, forecast, interval, naive forecast and actual (NaN if unknown)."""
     paths = []
     for h in range(horizon):
         width = np.array(model.scale[h]) * vol
@@ -132,11 +154,4 @@ def run_backtest(
                 }
             )
         )
-    return Backtest(
-        coin_id,
-        model,
-        str(frame["ds"].iloc[-test_days].date()),
-        str(frame["ds"].iloc[-1].date()),
-        metrics,
-        pd.concat(paths, ignore_index=True).dropna(subset=["actual"]),
-    )
+    return pd.concat(paths, ignore_index=True)

@@ -17,6 +17,7 @@ from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
 from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import replace_rows
 
+FORECAST_DAYS = 14  # the daily forecast's days ahead (asset price_forecasts)
 # a stored backtest's scores per horizon (`forecast_backtests`, besides coin, model and time)
 BACKTEST_SCORES = [
     "horizon",

@@ -1,6 +1,7 @@
 """The data API (`ecoin serve api`, port 3003): GET endpoints over the stored data.
 
-`/topics`, `/coin`, `/sentiment`, `/signals`, `/trending`, `/merged`, `/correlation` and
+`/topics`, `/coin`, `/sentiment`, `/signals`, `/trending`, `/merged`, `/correlation`,
+`/forecast_scores` and
 `/alerts`, with `coin`,
 `topic`, `start`, `end` (ISO 8601 dates or times, UTC unless an offset is given) and `interval`
 (`30min`, `hour`, `day`, `week`, `month`). JSON by default, CSV with `format=csv`; pages of at
@@ -19,7 +20,7 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,7 @@ from ecoin_assets.errors import (
     UnavailableError,
     UserError,
 )
+from ecoin_assets.forecasting.realized import stored_scores
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.signals import series
 from ecoin_assets.signals.periods import INTERVALS, Interval, interval_of, parse_moment, window
@@ -111,6 +113,8 @@ def _plain(value: object) -> object:
         return None
     if isinstance(value, pd.Timestamp | datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "item"):  # numpy scalars
@@ -342,6 +346,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frame = trending_terms(con, name, until, window_minutes, limit=limit)
             meta = {"topic": name, "end": _plain(until), "window_minutes": window_minutes}
             return _page(frame, fmt, limit, 0, meta)
+
+        return read(work)
+
+    @app.get(
+        "/forecast_scores",
+        summary="How a coin's stored forecasts did: realized MAE, MASE against the naive "
+        "forecast issued the same day, MAPE and interval coverage per horizon, over the 30 and "
+        "90 days of target dates ending at the latest price (scored by the forecast_scores "
+        "asset and 'ecoin forecast scores').",
+    )
+    def forecast_scores(
+        coin: Coin,
+        page: Paged,
+        horizon: Annotated[int | None, Query(ge=1, le=30, description="Only this horizon.")] = None,
+    ) -> Response:
+        def work(con: Connection) -> Response:
+            name = known_coin(coin)
+            frame = stored_scores(con, name)
+            if horizon is not None:
+                frame = frame[frame["horizon"] == horizon]
+            return page.answer(frame, {"coin": name, "horizon": horizon})
 
         return read(work)
 

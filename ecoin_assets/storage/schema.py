@@ -117,6 +117,25 @@ TABLES: dict[str, str] = {
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (coin_id, forecast_date, target_date, model_version)
         )""",
+    # Each stored forecast point once its target day's price has arrived (scored once): the
+    # realized price and the naive forecast issued the same day (the price at forecast_date).
+    "forecast_scores": """
+        CREATE TABLE IF NOT EXISTS forecast_scores (
+            coin_id VARCHAR NOT NULL,
+            forecast_date DATE NOT NULL,
+            target_date DATE NOT NULL,
+            model_version VARCHAR NOT NULL,
+            horizon INTEGER NOT NULL,
+            yhat DOUBLE NOT NULL,
+            yhat_lower DOUBLE NOT NULL,
+            yhat_upper DOUBLE NOT NULL,
+            interval DOUBLE NOT NULL,
+            issued_at TIMESTAMP NOT NULL,
+            actual DOUBLE NOT NULL,
+            naive DOUBLE NOT NULL,
+            scored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (coin_id, forecast_date, target_date, model_version)
+        )""",
     "forecast_backtests": """
         CREATE TABLE IF NOT EXISTS forecast_backtests (
             coin_id VARCHAR NOT NULL,
