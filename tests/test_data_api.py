@@ -204,7 +204,7 @@ def test_the_docs_work_offline(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths) == {
         *("/topics", "/coin", "/sentiment", "/signals", "/merged", "/correlation", "/alerts"),
-        *("/trending", "/forecast_scores"),
+        *("/trending", "/forecast_scores", "/forecast_models"),
     }
 
 

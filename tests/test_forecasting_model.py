@@ -555,7 +555,7 @@ def test_save_then_load_in_a_fresh_process(
     assert folder == home / "models" / "syn" / "v1"
     assert (folder / "model.np").is_file()
     assert (folder / "meta.json").is_file()
-    assert pm.latest_version(home, "syn") == "v1"
+    assert pm.served_version(home, "syn") == "v1"
     expected = pm.forecast(trained, prices, HORIZON)
     (tmp_path / "expected.json").write_text(
         json.dumps(expected[["yhat", "yhat_lower", "yhat_upper"]].to_numpy().tolist())
@@ -587,7 +587,7 @@ def test_load_in_process_and_versions(
 ) -> None:
     pm.save(trained, tmp_path)
     pm.save(dataclasses.replace(trained, version="v2", shrink=[0.0] * HORIZON), tmp_path)
-    assert pm.latest_version(tmp_path, "syn") == "v2"
+    assert pm.served_version(tmp_path, "syn") == "v2"
 
     latest = pm.load(tmp_path, "syn")
     first = pm.load(tmp_path, "syn", "v1")
@@ -601,11 +601,11 @@ def test_load_in_process_and_versions(
     )
     with pytest.raises(UserError, match="already exists"):
         pm.save(trained, tmp_path)
-    assert pm.latest_version(tmp_path, "syn") == "v2"
+    assert pm.served_version(tmp_path, "syn") == "v2"
 
 
 def test_load_without_a_model_says_to_train_first(tmp_path: Path) -> None:
-    assert pm.latest_version(tmp_path, "nocoin") is None
+    assert pm.served_version(tmp_path, "nocoin") is None
     with pytest.raises(UserError, match="no trained model for nocoin") as info:
         pm.load(tmp_path, "nocoin")
     assert "ecoin forecast train --coin nocoin" in str(info.value)

@@ -44,7 +44,13 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
         "price_forecasts",
         "finance_features",
         "model_comparison",
+        "forecast_scores",
     }
+    [gate] = result.get_asset_check_evaluations()
+    assert gate.check_name == "backtest_gate" and gate.passed, gate.description
+    assert meta["price_model"]["served"].value is True
+    assert meta["price_model"]["gate"].value.startswith("passed the gate: 7-day backtest MASE")
+    assert meta["price_model"]["served_version"].value == meta["price_model"]["model_version"].value
     assert meta["forecast_backtest"]["forecast_vs_actual_7d"].value.startswith(
         "![backtest](data:image/png;base64,"
     )
@@ -58,6 +64,7 @@ def test_assets_then_cli_predict_gives_the_same_numbers(db):
         [version],
     )
     assert len(stored) == 14
+    # one backtest: the gate judged the one forecast_backtest stored, it did not make its own
     backtests = db.query("SELECT horizon, mase, coverage FROM forecast_backtests")
     assert [h for h, *_ in backtests] == list(range(1, 31))
     assert db.query("SELECT count(*) FROM price_features WHERE coin_id = 'solana'")[0][0] > 1000

@@ -1,4 +1,4 @@
-"""`ecoin forecast train | predict | backtest | scores | history`."""
+"""`ecoin forecast train | models | promote | predict | backtest | scores | history`."""
 
 from __future__ import annotations
 
@@ -30,34 +30,95 @@ def forecast() -> None:
     metavar="N",
     help=f"Longest horizon the model will forecast (1-{MAX_HORIZON}).",
 )
+@click.option(
+    "--force", is_flag=True, help="Serve the new model even if its backtest gate refuses it."
+)
 @json_option
-def train(coin: str, horizon: int, as_json: bool) -> None:
+def train(coin: str, horizon: int, force: bool, as_json: bool) -> None:
     """Train and save the coin's model (under $ECOIN_HOME/models) from the stored prices.
 
-    The latest model of every coin is then bundled as ecoin-forecast in the BentoML store
-    ($ECOIN_HOME/bentoml), which the forecast service serves.
+    The model is served only if it passes the quality gate: its configuration's 365-day
+    backtest (stored, or made now) must be no worse than naive by more than 1% at 7 days
+    (MASE at most 1.01) with 80% interval coverage of 70-90%. A refused model stays stored
+    with its verdict ('ecoin forecast models'); --force serves it anyway. The served model of
+    every coin is bundled as ecoin-forecast in the BentoML store ($ECOIN_HOME/bentoml), which
+    the forecast service serves.
     """
     from ecoin_assets.forecasting.registry import register_bentoml
     from ecoin_assets.forecasting.service import train_model
 
     cfg = settings()
-    model = train_model(database(), cfg.home, coin, horizon)
+    model, verdict = train_model(database(), cfg.home, coin, horizon, force=force)
     tag = register_bentoml(cfg.home)
     if as_json:
-        print_json(model.meta() | {"bentoml_tag": tag})
+        print_json(
+            model.meta() | {"served": verdict.serve, "gate": verdict.as_json(), "bentoml_tag": tag}
+        )
         return
     click.echo(
         f"trained {model.coin_id} model {model.version} on {model.trained_from}.."
         f"{model.trained_to} (calibrated to {model.calibrated_to}) in "
-        f"{model.train_seconds:.1f} s; forecasts up to {len(model.scale)} days; "
-        f"BentoML model {tag}"
+        f"{model.train_seconds:.1f} s; forecasts up to {len(model.scale)} days"
     )
+    if verdict.passed:
+        click.echo(f"{verdict.summary()}; now served (BentoML model {tag})")
+    elif verdict.forced:
+        click.echo(f"{verdict.summary()}; served anyway (--force; BentoML model {tag})")
+    else:
+        click.echo(
+            f"{verdict.summary()}; it stays stored, the served model is unchanged "
+            "(--force, or 'ecoin forecast promote --force', serves it)"
+        )
+
+
+@forecast.command()
+@click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
+@json_option
+def models(coin: str, as_json: bool) -> None:
+    """The coin's stored models, newest first: which one is served and each one's gate."""
+    from ecoin_assets.forecasting.service import model_versions
+
+    rows = model_versions(settings().home, coin)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo(f"no {coin} model is stored: run 'ecoin forecast train --coin {coin}'")
+        return
+    table = Table("version", "served", "gate", title=f"{coin} forecast models")
+    for row in rows:
+        verdict = row["verdict"]
+        why = "saved before gates existed" if verdict is None else _verdict_text(verdict)
+        table.add_row(row["version"], "yes" if row["served"] else "", why)
+    Console().print(table)
+
+
+def _verdict_text(verdict: dict) -> str:
+    from ecoin_assets.forecasting.gate import Verdict
+
+    parsed = Verdict(**verdict)
+    return parsed.summary() + ("; served with --force" if parsed.forced else "")
+
+
+@forecast.command()
+@click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
+@click.option("--version", required=True, metavar="VERSION", help="A stored model version.")
+@click.option("--force", is_flag=True, help="Serve it even though its gate refused it.")
+def promote(coin: str, version: str, force: bool) -> None:
+    """Serve a stored model version (e.g. to roll back); a refused one needs --force."""
+    from ecoin_assets.forecasting.registry import register_bentoml
+    from ecoin_assets.forecasting.service import promote as serve_version
+
+    cfg = settings()
+    serve_version(cfg.home, coin, version, force=force)
+    tag = register_bentoml(cfg.home)
+    click.echo(f"{coin} model {version} is now served (BentoML model {tag})")
 
 
 @forecast.command()
 @click.option("--coin", required=True, metavar="ID", help="CoinGecko coin id.")
 @click.option("--horizon", type=int, required=True, metavar="N", help="Days ahead (1-30).")
-@click.option("--version", metavar="VERSION", help="Model version (default: the latest).")
+@click.option("--version", metavar="VERSION", help="Model version (default: the served one).")
 @json_option
 def predict(coin: str, horizon: int, version: str | None, as_json: bool) -> None:
     """Forecast the next N days from the latest stored price, with the saved model."""

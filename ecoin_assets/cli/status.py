@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ecoin_assets.cli.common import database, json_option, print_json, settings
-from ecoin_assets.forecasting.model import latest_version
+from ecoin_assets.forecasting.model import served_version
 from ecoin_assets.prices.status import coverage
 
 
@@ -28,7 +28,7 @@ def status(as_json: bool) -> None:
                    max(p.ingested_at)
             FROM post_topics t JOIN posts p USING (post_id) GROUP BY 1 ORDER BY 1
         """).fetchall()
-    models = {c.coin_id: latest_version(cfg.home, c.coin_id) for c in coins}
+    models = {c.coin_id: served_version(cfg.home, c.coin_id) for c in coins}
     if as_json:
         print_json(
             {

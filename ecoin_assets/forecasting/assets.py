@@ -9,8 +9,9 @@ import pandas as pd
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import NoDataError
-from ecoin_assets.forecasting import realized, service
+from ecoin_assets.forecasting import gate, realized, service
 from ecoin_assets.forecasting.backtest import Backtest
+from ecoin_assets.forecasting.model import served_version
 from ecoin_assets.forecasting.registry import register_bentoml
 from ecoin_assets.prices.assets import DUCKDB_POOL, prices
 from ecoin_assets.resources import EcoinStore
@@ -53,25 +54,50 @@ def price_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.M
     )
 
 
+GATE_CHECK = "backtest_gate"
+
+
 @dg.asset(
     partitions_def=coin_partitions,
-    deps=[price_features],
+    deps=[price_features, dg.AssetKey("forecast_backtest")],
     group_name="forecasting",
     kinds={"pytorch"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE_CHECK,
+            asset="price_model",
+            blocking=True,
+            description=(
+                f"The new model is served only if its {gate.GATE_HORIZON}-day backtest MASE "
+                f"is at most {gate.MAX_MASE} and its 80% interval covers "
+                f"{gate.COVERAGE_RANGE[0]:.0%}-{gate.COVERAGE_RANGE[1]:.0%}; a refused model "
+                "stays stored, the served one is unchanged, and forecasts wait."
+            ),
+        )
+    ],
     description=(
         "The coin's NeuralProphet model (daily log returns, AR-Net over 14 lags, 30-day "
-        "direct forecasts) with conformal 80% intervals, saved under $ECOIN_HOME/models and "
-        "bundled with the other coins' latest models as ecoin-forecast in the BentoML store."
+        "direct forecasts) with conformal 80% intervals, saved under $ECOIN_HOME/models; "
+        "served (and bundled with the other coins' served models as ecoin-forecast in the "
+        "BentoML store) only if it passes the backtest gate."
     ),
 )
 def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
     home = load_settings().home
-    model = service.train_model(store.database(), home, context.partition_key)
+    model, verdict = service.train_model(store.database(), home, context.partition_key)
     bento_tag = register_bentoml(home)
     steps = [1, 7, 14, 30]
+    gate_figures = {
+        "mase_7d": round(verdict.mase, 4),
+        "coverage_7d": round(verdict.coverage, 4),
+        "backtest": verdict.backtest_version,
+    }
     return dg.MaterializeResult(
         metadata={
             "model_version": model.version,
+            "served": verdict.serve,
+            "gate": verdict.summary(),
+            "served_version": served_version(home, model.coin_id) or "none",
             "trained_from": str(model.trained_from),
             "trained_to": str(model.trained_to),
             "calibrated_to": str(model.calibrated_to),
@@ -88,7 +114,16 @@ def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.Mate
                     }
                 )
             ),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=GATE_CHECK,
+                passed=verdict.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=verdict.summary(),
+                metadata=gate_figures | {"forced": verdict.forced},
+            )
+        ],
     )
 
 

@@ -9,6 +9,7 @@ the empirical coverage of the nominal interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,10 @@ def run_backtest(
     version: str,
     test_days: int = TEST_DAYS,
     horizon: int = MAX_HORIZON,
+    fit: Callable[..., PriceModel] = train,
 ) -> Backtest:
+    """`fit` trains the model (as `model.train`, its default, does): a backtest of another
+    training procedure is a backtest of what that procedure makes."""
     config = config or DEFAULT_CONFIG
     frame = returns_frame(prices)
     needed = config.min_history + test_days
@@ -108,7 +112,7 @@ def run_backtest(
         )
     cutoff = frame["ds"].iloc[-test_days - 1]
     history = prices[pd.to_datetime(prices["date"]) <= cutoff]
-    model = train(coin_id, history, config, version=version, horizon=horizon)
+    model = fit(coin_id, history, config, version=version, horizon=horizon)
     predicted, actual, vol, log_price = origin_paths(
         model.network, frame, test_days, config, horizon
     )

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import NotFoundError, UserError
 
 MAX_HORIZON = 30
 VOL_WINDOW = 30  # days of context kept before each origin
@@ -334,8 +334,9 @@ def model_dir(home: Path, coin_id: str) -> Path:
     return home / "models" / coin_id
 
 
-def save(model: PriceModel, home: Path) -> Path:
-    """Write the model under `$ECOIN_HOME/models/<coin>/<version>/` and point LATEST at it."""
+def save(model: PriceModel, home: Path, *, serve: bool = True) -> Path:
+    """Write the model under `$ECOIN_HOME/models/<coin>/<version>/`; with `serve`, point
+    LATEST (the served model) at it."""
     import torch
 
     folder = model_dir(home, model.coin_id) / model.version
@@ -346,21 +347,37 @@ def save(model: PriceModel, home: Path) -> Path:
     torch.save(model.network, tmp / "model.np")
     (tmp / "meta.json").write_text(json.dumps(model.meta(), indent=2))
     tmp.rename(folder)
-    latest = folder.parent / "LATEST"
-    latest_tmp = folder.parent / "LATEST.tmp"
-    latest_tmp.write_text(model.version)
-    os.replace(latest_tmp, latest)
+    if serve:
+        promote(home, model.coin_id, model.version)
     return folder
 
 
-def latest_version(home: Path, coin_id: str) -> str | None:
+def promote(home: Path, coin_id: str, version: str) -> None:
+    """Serve a saved version: LATEST names it (replaced atomically)."""
+    folder = model_dir(home, coin_id)
+    if not (folder / version / "meta.json").exists():
+        raise NotFoundError(f"no {coin_id} model version {version!r} in {folder}")
+    latest_tmp = folder / "LATEST.tmp"
+    latest_tmp.write_text(version)
+    os.replace(latest_tmp, folder / "LATEST")
+
+
+def stored_versions(home: Path, coin_id: str) -> list[str]:
+    """Every saved version of the coin's model, oldest first (versions sort by time)."""
+    folder = model_dir(home, coin_id)
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "meta.json").exists())
+
+
+def served_version(home: Path, coin_id: str) -> str | None:
     pointer = model_dir(home, coin_id) / "LATEST"
     return pointer.read_text().strip() if pointer.exists() else None
 
 
 def load(home: Path, coin_id: str, version: str | None = None) -> PriceModel:
-    """Load a saved model (the latest by default) without retraining."""
-    version = version or latest_version(home, coin_id)
+    """Load a saved model (the served one by default) without retraining."""
+    version = version or served_version(home, coin_id)
     if version is None:
         raise UserError(
             f"no trained model for {coin_id}: run 'ecoin forecast train --coin {coin_id}' first"

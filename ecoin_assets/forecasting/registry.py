@@ -29,7 +29,7 @@ def trained_models(home: Path) -> dict[str, str]:
     root = home / "models"
     found = {}
     for folder in sorted(root.iterdir()) if root.exists() else []:
-        version = price_model.latest_version(home, folder.name)
+        version = price_model.served_version(home, folder.name)
         if version and (folder / version / "meta.json").exists():
             found[folder.name] = version
     return found

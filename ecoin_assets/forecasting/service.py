@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from ecoin_assets.config import validate_coin_id
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import InvalidInputError, UserError
+from ecoin_assets.forecasting import gate
 from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.forecasting.backtest import Backtest, run_backtest
 from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
+from ecoin_assets.forecasting.gate import Verdict
 from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
 from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import replace_rows
@@ -81,15 +84,89 @@ def train_model(
     coin_id: str,
     horizon: int = MAX_HORIZON,
     config: ModelConfig | None = None,
-) -> PriceModel:
+    *,
+    force: bool = False,
+    fit: Callable[..., PriceModel] | None = None,
+) -> tuple[PriceModel, Verdict]:
+    """Train and save the coin's model; it is served only if it passes the gate
+    (`gate.py`), or with `force`. Its verdict is stored beside it. `fit` replaces the
+    training procedure (default `model.train`), in the model and in its backtest alike."""
     price_model.check_horizon(horizon)
     prices = load_prices(db, coin_id)
     config = config or price_model.DEFAULT_CONFIG
-    trained = price_model.train(
-        coin_id, prices, config, version=new_version(coin_id, prices, config), horizon=horizon
+    version = new_version(coin_id, prices, config)
+    trained = (fit or price_model.train)(coin_id, prices, config, version=version, horizon=horizon)
+    evidence = gate_evidence(db, coin_id, prices, config, version, fit)
+    verdict = gate.judge(evidence, forced=force)
+    folder = price_model.save(trained, home, serve=verdict.serve)
+    gate.write_verdict(folder, verdict)
+    return trained, verdict
+
+
+def gate_evidence(
+    db: Database,
+    coin_id: str,
+    prices: pd.DataFrame,
+    config: ModelConfig,
+    version: str,
+    fit: Callable[..., PriceModel] | None = None,
+) -> dict:
+    """The backtest scores at the gate's horizon of this training on these prices: the
+    stored backtest when one was made of them with the standard training (the
+    `forecast_backtest` asset runs before `price_model`), else a new one, stored."""
+    digest = version.rsplit("-", 1)[-1]
+    stored = (
+        pd.DataFrame()
+        if fit
+        else db.query_df(
+            "SELECT * FROM forecast_backtests WHERE coin_id = ? AND horizon = ? "
+            "AND model_version LIKE ? ORDER BY created_at DESC LIMIT 1",
+            [coin_id, gate.GATE_HORIZON, f"backtest-%-{digest}"],
+        )
     )
-    price_model.save(trained, home)
-    return trained
+    if not stored.empty:
+        return stored.iloc[0].to_dict()
+    result = run_backtest(
+        coin_id, prices, config, version="backtest-" + version, fit=fit or price_model.train
+    )
+    if fit is None:  # another procedure's backtest is no evidence for the standard one
+        store_backtest(db, result)
+    return result.at(gate.GATE_HORIZON)
+
+
+def promote(home: Path, coin_id: str, version: str, *, force: bool = False) -> Verdict | None:
+    """Serve a stored version: one its gate refused only with `force` (the verdict is then
+    marked forced). Returns its verdict (None for a model saved before gates existed)."""
+    coin_id = validate_coin_id(coin_id)
+    folder = price_model.model_dir(home, coin_id) / version
+    verdict = gate.read_verdict(folder)
+    if verdict is not None and not verdict.passed and not force:
+        raise InvalidInputError(
+            f"{coin_id} model {version} was {verdict.summary()}; add --force to serve it anyway"
+        )
+    price_model.promote(home, coin_id, version)
+    if verdict is not None and not verdict.passed:
+        verdict.forced = True
+        gate.write_verdict(folder, verdict)
+    return verdict
+
+
+def model_versions(home: Path, coin_id: str) -> list[dict]:
+    """Every stored version of the coin's model, newest first, with its verdict."""
+    coin_id = validate_coin_id(coin_id)
+    served = price_model.served_version(home, coin_id)
+    rows = []
+    for version in reversed(price_model.stored_versions(home, coin_id)):
+        verdict = gate.read_verdict(price_model.model_dir(home, coin_id) / version)
+        rows.append(
+            {
+                "version": version,
+                "served": version == served,
+                "gate": "ungated" if verdict is None else "passed" if verdict.passed else "refused",
+                "verdict": None if verdict is None else verdict.as_json(),
+            }
+        )
+    return rows
 
 
 def predict(

@@ -341,7 +341,7 @@ class CoinReport:
             )
         from ecoin_assets.forecasting import model as price_model
 
-        if price_model.latest_version(self.settings.home, self.coin) is None:
+        if price_model.served_version(self.settings.home, self.coin) is None:
             return None
         prices = self.db.query_df(
             "SELECT date, price_usd FROM prices WHERE coin_id = ? AND date <= ? ORDER BY date",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ecoin_assets.config import Settings, load_settings, validate_coin_id
 from ecoin_assets.errors import UserError
-from ecoin_assets.forecasting.model import MAX_HORIZON, latest_version, model_dir
+from ecoin_assets.forecasting.model import MAX_HORIZON, model_dir, served_version
 from ecoin_assets.prices.fetch import parse_date
 from ecoin_assets.sources.coingecko import utc_today
 from ecoin_assets.storage import Database
@@ -107,7 +107,7 @@ def report_database(settings: Settings) -> Database:
 
 def _model_horizon(home: Path, coin: str) -> int | None:
     """How many days the coin's latest saved model forecasts (None without a model)."""
-    version = latest_version(home, coin)
+    version = served_version(home, coin)
     meta = model_dir(home, coin) / str(version) / "meta.json"
     if version is None or not meta.exists():
         return None

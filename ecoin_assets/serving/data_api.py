@@ -1,8 +1,7 @@
 """The data API (`ecoin serve api`, port 3003): GET endpoints over the stored data.
 
 `/topics`, `/coin`, `/sentiment`, `/signals`, `/trending`, `/merged`, `/correlation`,
-`/forecast_scores` and
-`/alerts`, with `coin`,
+`/forecast_scores`, `/forecast_models` and `/alerts`, with `coin`,
 `topic`, `start`, `end` (ISO 8601 dates or times, UTC unless an offset is given) and `interval`
 (`30min`, `hour`, `day`, `week`, `month`). JSON by default, CSV with `format=csv`; pages of at
 most 5,000 rows (`limit`, `offset`; the JSON says `total` and `next_offset`, CSV answers in
@@ -42,6 +41,7 @@ from ecoin_assets.errors import (
     UserError,
 )
 from ecoin_assets.forecasting.realized import stored_scores
+from ecoin_assets.forecasting.service import model_versions
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.signals import series
 from ecoin_assets.signals.periods import INTERVALS, Interval, interval_of, parse_moment, window
@@ -369,6 +369,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return page.answer(frame, {"coin": name, "horizon": horizon})
 
         return read(work)
+
+    @app.get(
+        "/forecast_models",
+        summary="A coin's stored forecast models, newest first: which one is served and the "
+        "verdict of its quality gate (backtest MASE and coverage at 7 days, and why a refused "
+        "one was refused).",
+    )
+    def forecast_models(coin: Coin, page: Paged) -> Response:
+        name = known_coin(coin)
+        rows = model_versions(settings.home, name)
+        if not rows:
+            raise NotFoundError(f"no {name} forecast model is stored")
+        frame = pd.DataFrame(
+            [
+                {
+                    "version": r["version"],
+                    "served": r["served"],
+                    "gate": r["gate"],
+                    "reasons": "; ".join((r["verdict"] or {}).get("reasons", [])),
+                    "mase_7d": (r["verdict"] or {}).get("mase"),
+                    "coverage_7d": (r["verdict"] or {}).get("coverage"),
+                    "forced": (r["verdict"] or {}).get("forced", False),
+                    "judged_at": (r["verdict"] or {}).get("judged_at"),
+                }
+                for r in rows
+            ]
+        )
+        return page.answer(frame, {"coin": name})
 
     @app.get("/alerts", summary="Alert firings, newest first, with their delivery.")
     def alerts(
