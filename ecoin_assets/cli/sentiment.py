@@ -52,26 +52,45 @@ def fetch_tweeteval_cmd(dest: Path | None, url: str | None) -> None:
 @click.option(
     "--eval-split",
     default=None,
-    help="Split of the same data to report metrics on (default: val or test when present).",
+    help="Split of the same data to evaluate on (default: val or test when present).",
 )
+@click.option("--force", is_flag=True, help="Activate the new model even if the gate refuses it.")
 @json_option
-def train(data: str, split: str, eval_split: str | None, as_json: bool) -> None:
-    """Train a model, store it as a new version and make it the active one."""
+def train(data: str, split: str, eval_split: str | None, force: bool, as_json: bool) -> None:
+    """Train a model and store it as a new version; it becomes the active one only if it is
+    no worse than the active model on the evaluation split (macro-recall), or with --force.
+    """
     from ecoin_assets.sentiment.service import train_and_register
 
-    result = train_and_register(settings().home, data, split, eval_split)
+    result = train_and_register(settings().home, data, split, eval_split, force=force)
     if as_json:
         print_json(result)
         return
     click.echo(
         f"trained sentiment model {result['version']} on {result['trained_on']} "
-        f"({result['n_train']} posts, {result['train_seconds']} s); it is now active"
+        f"({result['n_train']} posts, {result['train_seconds']} s)"
     )
     if result.get("metrics"):
         m = result["metrics"]
         click.echo(
             f"on {result['evaluated_on']}: macro-recall {m['macro_recall']:.3f}, "
             f"macro-F1 {m['macro_f1']:.3f}, accuracy {m['accuracy']:.3f} (n={m['n']})"
+        )
+    _say_gate(result)
+
+
+def _say_gate(result: dict) -> None:
+    from ecoin_assets.sentiment.gate import SentimentVerdict
+
+    verdict = SentimentVerdict(**result["gate"])
+    if verdict.passed:
+        click.echo(f"{verdict.summary()}; it is now active")
+    elif verdict.forced:
+        click.echo(f"{verdict.summary()}; active anyway (--force)")
+    else:
+        click.echo(
+            f"{verdict.summary()}; it stays stored, the active model is unchanged "
+            f"('ecoin sentiment activate --version {result['version']} --force' activates it)"
         )
 
 
@@ -105,6 +124,7 @@ def train(data: str, split: str, eval_split: str | None, as_json: bool) -> None:
     default=None,
     help="Checkpoint folder (default: under $ECOIN_HOME/models/finetune); a run resumes there.",
 )
+@click.option("--force", is_flag=True, help="Activate the new model even if the gate refuses it.")
 @json_option
 def finetune(
     tweeteval: str,
@@ -113,6 +133,7 @@ def finetune(
     layers: int,
     epochs: int,
     work: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Fine-tune the crypto-aware model (the bundled model's recipe) on the CPU.
@@ -120,7 +141,8 @@ def finetune(
     Trains the first LAYERS transformer layers of MiniLM with a 3-class head on TweetEval's
     train split and the seed set, and on the tagged crypto posts as polarity; reports
     TweetEval val macro-recall, seed test macro-recall and the held-out posts' balanced
-    polarity; stores the model as a new version, makes it active and registers it in BentoML.
+    polarity; stores the model as a new version. It becomes active (and is registered in
+    BentoML) only if it is no worse than the active model on each of those, or with --force.
     Progress goes to stderr; an interrupted run resumes from its last epoch.
     """
     from ecoin_assets.sentiment.finetune import FinetuneConfig
@@ -134,6 +156,7 @@ def finetune(
         holdout_from=holdout_from,
         work=work,
         progress=lambda line: click.echo(line, err=True),
+        force=force,
     )
     if as_json:
         print_json(result)
@@ -141,7 +164,7 @@ def finetune(
     m, seed, polarity = result["metrics"], result["seed_test"], result["crypto_polarity"]
     click.echo(
         f"fine-tuned sentiment model {result['version']} ({result['n_train']} posts, "
-        f"{result['train_seconds']} s); it is now active"
+        f"{result['train_seconds']} s)"
     )
     click.echo(
         f"on {result['evaluated_on']}: macro-recall {m['macro_recall']:.3f}, "
@@ -152,6 +175,7 @@ def finetune(
             f"on {polarity['data']}: balanced polarity {polarity['balanced_polarity']:.3f} "
             f"(n={polarity['n']})"
         )
+    _say_gate(result)
 
 
 @sentiment.command("eval")
@@ -221,14 +245,19 @@ def score(as_json: bool) -> None:
 @sentiment.command()
 @json_option
 def models(as_json: bool) -> None:
-    """List the model versions, the active one, and how many posts each has scored."""
-    from ecoin_assets.sentiment.registry import active_version, versions
+    """List the model versions, the active one, each one's gate and posts scored."""
+    from ecoin_assets.sentiment.registry import active_version, gate_of, versions
     from ecoin_assets.sentiment.scoring import scored_versions
 
     home = settings().home
     active, scored = active_version(home), scored_versions(database())
     rows = [
-        {"version": v, "active": v == active, "posts_scored": scored.get(v, 0)}
+        {
+            "version": v,
+            "active": v == active,
+            "posts_scored": scored.get(v, 0),
+            "gate": gate_of(home, v),
+        }
         for v in versions(home)
     ]
     if as_json:
@@ -236,4 +265,20 @@ def models(as_json: bool) -> None:
         return
     for row in rows:
         mark = "*" if row["active"] else " "
-        click.echo(f"{mark} {row['version']}  ({row['posts_scored']} posts scored)")
+        gate = row["gate"]
+        said = "" if gate is None else "; " + ("passed" if gate["passed"] else "refused")
+        if gate and gate.get("forced"):
+            said += ", activated with --force"
+        click.echo(f"{mark} {row['version']}  ({row['posts_scored']} posts scored{said})")
+
+
+@sentiment.command()
+@click.option("--version", required=True, help="A stored version, or 'bundled'.")
+@click.option("--force", is_flag=True, help="Activate it even though its gate refused it.")
+def activate(version: str, force: bool) -> None:
+    """Make a stored model the active one (e.g. to roll back) and register it in BentoML; a
+    model its gate refused needs --force."""
+    from ecoin_assets.sentiment.service import activate_version
+
+    tag = activate_version(settings().home, version, force=force)
+    click.echo(f"sentiment model {tag.split(':', 1)[1]} is now active (BentoML model {tag})")

@@ -8,6 +8,7 @@ from ecoin_assets.prices.assets import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.data import load_seed
+from ecoin_assets.sentiment.gate import SentimentVerdict
 from ecoin_assets.sentiment.registry import BUNDLED_DIR, Classifier
 from ecoin_assets.sentiment.scoring import score_pending, scored_versions
 from ecoin_assets.sentiment.service import (
@@ -35,12 +36,27 @@ def _metric_metadata(metrics: dict) -> dict:
     return out
 
 
+GATE_CHECK = "evaluation_gate"
+
+
 @dg.asset(
     group_name="sentiment",
     kinds={"onnx", "scikitlearn", "bentoml"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE_CHECK,
+            asset="sentiment_model",
+            blocking=True,
+            description=(
+                "A newly trained model becomes active only if it is no worse than the active "
+                "one on the evaluation data it was given; a refused one stays stored, the "
+                "active one keeps scoring."
+            ),
+        )
+    ],
     description=(
-        "The active sentiment model (negative / neutral / positive): MiniLM (3 layers) int8 "
-        "embeddings, hashed TF-IDF and VADER features under a logistic regression. Stored under "
+        "The active sentiment model (negative / neutral / positive): the crypto-aware bundled "
+        "model, or one trained on `data` that passed the evaluation gate. Stored under "
         "$ECOIN_HOME/models/sentiment and registered in the BentoML store as ecoin-sentiment."
     ),
 )
@@ -53,19 +69,35 @@ def sentiment_model(config: SentimentModelConfig) -> dg.MaterializeResult:
         metrics = evaluate_classifier(classifier, load_seed("test"))
         version, card = model.version, (BUNDLED_DIR / "MODEL_CARD.md").read_text()
         registry.activate(home, registry.BUNDLED)
+        gate = dg.AssetCheckResult(
+            check_name=GATE_CHECK,
+            passed=True,
+            description="the bundled model, chosen by configuration (data='bundled')",
+        )
+        active = True
     else:
         result = train_and_register(home, config.data)
         metrics = result.get("metrics") or evaluate_model(home, "seed", "test")
-        version, tag = result["version"], result["bentoml_tag"]
+        verdict = SentimentVerdict(**result["gate"])
+        version, tag, active = result["version"], result["bentoml_tag"], verdict.activate
         card = f"Trained on {result['trained_on']} ({result['n_train']} posts)."
+        gate = dg.AssetCheckResult(
+            check_name=GATE_CHECK,
+            passed=verdict.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=verdict.summary(),
+            metadata={"active_version": registry.active_version(home)},
+        )
     return dg.MaterializeResult(
         metadata={
             "model_version": version,
-            "bentoml_tag": tag,
+            "active": active,
+            "bentoml_tag": tag or "not registered (not active)",
             "evaluated_on": metrics["data"],
             **_metric_metadata(metrics),
             "model_card": dg.MetadataValue.md(card),
-        }
+        },
+        check_results=[gate],
     )
 
 

@@ -81,12 +81,23 @@ def activate(home: Path, version: str) -> None:
     os.replace(pointer_tmp, folder / "LATEST")
 
 
-def save(model: SentimentModel, home: Path) -> Path:
-    """Store a trained model and make it the active one."""
+def save(model: SentimentModel, home: Path, *, make_active: bool = True) -> Path:
+    """Store a trained model and (by default) make it the active one."""
     folder = models_dir(home) / model.version
     sentiment_model.save_files(model, folder)
-    activate(home, model.version)
+    if make_active:
+        activate(home, model.version)
     return folder
+
+
+def gate_of(home: Path, version: str) -> dict | None:
+    """The verdict stored with a version (None: the bundled model, or one trained before the
+    gate existed)."""
+    version = _resolve(version)
+    if version == bundled_version():
+        return None
+    path = models_dir(home) / version / "model.json"
+    return json.loads(path.read_text()).get("meta", {}).get("gate") if path.exists() else None
 
 
 def load(home: Path, version: str | None = None) -> SentimentModel:

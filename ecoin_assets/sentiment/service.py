@@ -9,13 +9,14 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import InvalidInputError, UserError
 from ecoin_assets.sentiment import data as datasets
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.crypto_data import load_tagged
 from ecoin_assets.sentiment.encoder import SentenceEncoder, tokenizer_file
 from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
 from ecoin_assets.sentiment.finetune import FinetuneConfig
+from ecoin_assets.sentiment.gate import judge
 from ecoin_assets.sentiment.model import SentimentModel
 from ecoin_assets.sentiment.model import train as fit
 
@@ -49,10 +50,16 @@ def _default_eval_split(data: str, train_split: str) -> str | None:
 
 
 def train_and_register(
-    home: Path, data: str, split: str = "train", eval_split: str | None = None
+    home: Path,
+    data: str,
+    split: str = "train",
+    eval_split: str | None = None,
+    *,
+    force: bool = False,
 ) -> dict:
-    """Train on `data`, evaluate on its held-out split, store and activate, register in
-    BentoML. Returns what was done (version, training data, metrics)."""
+    """Train on `data` and evaluate it and the active model on its held-out split; store it,
+    and activate it and register it in BentoML if it passes the gate (`gate.py`) or with
+    `force`. Returns what was done (version, training data, metrics, verdict)."""
     labelled = datasets.resolve(data, split)
     eval_split = eval_split or _default_eval_split(data, split)
     held_out = datasets.resolve(data, eval_split) if eval_split else None
@@ -64,13 +71,50 @@ def train_and_register(
         "n_train": len(labelled),
         "train_seconds": model.meta["train_seconds"],
     }
+    candidate: dict[str, float] = {}
+    active: dict[str, float] = {}
+    active_classifier = registry.Classifier.load(home)
     if held_out is not None:
         metrics = evaluate_classifier(registry.Classifier(model, encoder), held_out)
         model.meta["evaluation"] = metrics
         result |= {"evaluated_on": held_out.source, "metrics": metrics}
-    registry.save(model, home)
-    result["bentoml_tag"] = registry.register_bentoml(model, home, result.get("metrics"))
-    return result
+        name = f"{held_out.source} macro-recall"
+        candidate[name] = metrics["macro_recall"]
+        active[name] = evaluate_classifier(active_classifier, held_out)["macro_recall"]
+    return result | _gate_and_store(model, home, candidate, active, active_classifier, force)
+
+
+def _gate_and_store(
+    model: SentimentModel,
+    home: Path,
+    candidate: dict[str, float],
+    active: dict[str, float],
+    active_classifier: registry.Classifier,
+    force: bool,
+) -> dict:
+    """Judge the new model against the active one, store it with its verdict, and activate
+    and register it in BentoML only if it passed (or with `force`)."""
+    verdict = judge(candidate, active, active_classifier.version, forced=force)
+    model.meta["gate"] = verdict.as_json()
+    registry.save(model, home, make_active=verdict.activate)
+    tag = None
+    if verdict.activate:
+        tag = registry.register_bentoml(model, home, model.meta.get("evaluation"))
+    return {"active": verdict.activate, "gate": verdict.as_json(), "bentoml_tag": tag}
+
+
+def activate_version(home: Path, version: str, *, force: bool = False) -> str:
+    """Make a stored version active and register it in BentoML; one its gate refused only
+    with `force`. Returns its BentoML tag."""
+    model = registry.load(home, version)
+    verdict = model.meta.get("gate")
+    if verdict and not verdict["passed"] and not force:
+        raise InvalidInputError(
+            f"sentiment model {model.version} was refused: {'; '.join(verdict['reasons'])}; "
+            "add --force to activate it anyway"
+        )
+    registry.activate(home, version)
+    return registry.register_bentoml(model, home, model.meta.get("evaluation"))
 
 
 SEED_REPEATS = 3  # the seed set's crypto posts are the only 3-class in-domain labels: upweighted
@@ -88,12 +132,15 @@ def finetune_and_register(
     work: Path | None = None,
     progress: Callable[[str], None] = lambda line: None,
     seed_repeats: int = SEED_REPEATS,
+    *,
+    force: bool = False,
 ) -> dict:
     """Fine-tune the crypto-aware model (`finetune.py`) on TweetEval's train split, the seed
     set's train split and the crypto posts tagged before `holdout_from` (default: their last
     day); evaluate it on TweetEval's val split, the held-out tagged posts and the seed test
-    split; store and activate it, register it in BentoML. Resumes an interrupted run that had
-    the same configuration from its checkpoint in `work`."""
+    split, the active model on the same data; store it, and activate it and register it in
+    BentoML if it passes the gate (`gate.py`) or with `force`. Resumes an interrupted run
+    that had the same configuration from its checkpoint in `work`."""
     from ecoin_assets.sentiment import finetune
 
     config = config or FinetuneConfig()
@@ -148,12 +195,30 @@ def finetune_and_register(
     classifier = registry.Classifier(model, encoder)
     evaluation = evaluate_classifier(classifier, val)
     model.meta["evaluation"] = evaluation
-    model.meta["seed_test"] = evaluate_classifier(classifier, datasets.load_seed("test"))
+    seed_test = datasets.load_seed("test")
+    model.meta["seed_test"] = evaluate_classifier(classifier, seed_test)
+    active_classifier = registry.Classifier.load(home)
+    candidate = {
+        f"{val.source} macro-recall": evaluation["macro_recall"],
+        f"{seed_test.source} macro-recall": model.meta["seed_test"]["macro_recall"],
+    }
+    active = {
+        f"{val.source} macro-recall": evaluate_classifier(active_classifier, val)["macro_recall"],
+        f"{seed_test.source} macro-recall": evaluate_classifier(active_classifier, seed_test)[
+            "macro_recall"
+        ],
+    }
     if tagged_eval.texts:
         polarity = balanced_polarity(tagged_eval.tags, classifier.probabilities(tagged_eval.texts))
         model.meta["crypto_polarity"] = polarity | {"data": tagged_eval.source}
-    registry.save(model, home)
-    return {
+        name = f"{tagged_eval.source} balanced polarity"
+        candidate[name] = polarity["balanced_polarity"]
+        active[name] = balanced_polarity(
+            tagged_eval.tags, active_classifier.probabilities(tagged_eval.texts)
+        )["balanced_polarity"]
+    progress(f"judging it against the active model {active_classifier.version}")
+    stored = _gate_and_store(model, home, candidate, active, active_classifier, force)
+    return stored | {
         "version": model.version,
         "trained_on": model.meta["trained_on"],
         "n_train": model.meta["n_train"],
@@ -162,5 +227,4 @@ def finetune_and_register(
         "metrics": evaluation,
         "seed_test": model.meta["seed_test"],
         "crypto_polarity": model.meta.get("crypto_polarity"),
-        "bentoml_tag": registry.register_bentoml(model, home, evaluation),
     }
