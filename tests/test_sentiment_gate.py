@@ -94,4 +94,3 @@ def test_without_evaluation_data_a_model_is_not_activated(ecoin_home, tmp_path):
     assert proc.returncode == 0
     assert "refused: no evaluation data was given to judge it by" in proc.stdout
     assert "the active model is unchanged" in proc.stdout
-
