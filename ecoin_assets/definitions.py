@@ -5,25 +5,15 @@ import dagster as dg
 from ecoin_assets.analysis.assets import (
     analysis_coin_assets,
     correlation_job,
-    correlation_schedule,
     sentiment_price_correlation,
 )
+from ecoin_assets.automation import automation_sensor
 from ecoin_assets.forecasting.assets import forecasting_assets
-from ecoin_assets.forecasting.schedules import daily_forecast_schedule, forecast_job
+from ecoin_assets.forecasting.jobs import forecast_job
 from ecoin_assets.prices.assets import analysis_assets, prices, prices_hourly
 from ecoin_assets.prices.checks import price_checks
-from ecoin_assets.prices.schedules import (
-    analysis_job,
-    daily_analysis_schedule,
-    daily_prices_schedule,
-    prices_job,
-)
-from ecoin_assets.reports.assets import (
-    coin_report_job,
-    report_assets,
-    report_schedules,
-    sentiment_report_job,
-)
+from ecoin_assets.prices.jobs import analysis_job, prices_job
+from ecoin_assets.reports.assets import coin_report_job, report_assets, sentiment_report_job
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
 from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
 from ecoin_assets.tweets.assets import x_posts
@@ -53,13 +43,6 @@ defs = dg.Definitions(
         coin_report_job,
         sentiment_report_job,
     ],
-    schedules=[
-        daily_prices_schedule,
-        daily_analysis_schedule,
-        daily_forecast_schedule,
-        correlation_schedule,
-        *report_schedules,
-    ],
-    sensors=[x_posts_sensor, x_posts_freshness_sensor, topic_partitions_sensor],
+    sensors=[automation_sensor, x_posts_sensor, x_posts_freshness_sensor, topic_partitions_sensor],
     resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
 )

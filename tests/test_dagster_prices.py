@@ -1,8 +1,8 @@
-"""The price assets, checks and schedules through Dagster's own execution APIs."""
+"""The price assets and checks through Dagster's own execution APIs."""
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +12,6 @@ from ecoin_assets.definitions import defs
 from ecoin_assets.prices.assets import analysis_assets, prices
 from ecoin_assets.prices.backfill import PARTITION_RANGE_END, PARTITION_RANGE_START, backfill_prices
 from ecoin_assets.prices.checks import price_checks
-from ecoin_assets.prices.schedules import daily_prices_schedule
 from ecoin_assets.prices.store import points_frame, upsert_prices
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore
 from ecoin_assets.sources.coingecko import DailyPoint
@@ -43,14 +42,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("daily_prices_job")
-    assert {s.name for s in defs.schedules} == {
-        "daily_prices_schedule",
-        "daily_analysis_schedule",
-        "daily_forecast_schedule",
-        "hourly_correlation_schedule",
-        "daily_coin_report_schedule",
-        "daily_sentiment_report_schedule",
-    }
+    assert not list(defs.schedules or [])  # automation conditions instead (test_automation.py)
     assert defs.resolve_job_def("forecast_job")
 
 
@@ -139,16 +131,6 @@ def test_analysis_assets_build_tables(env):
         "SELECT coin_id, current_market_cap_usd FROM analysis_losing_streak_rebound"
     )[0]
     assert coin == "solana" and mcap > 0
-
-
-def test_daily_schedule_requests_one_run_per_coin():
-    when = datetime(2026, 3, 4, 0, 15, tzinfo=UTC)
-    context = dg.build_schedule_context(scheduled_execution_time=when)
-    requests = list(daily_prices_schedule(context))
-    coins = [r.partition_key.keys_by_dimension["coin"] for r in requests]
-    assert coins == ["bitcoin", "ethereum", "cardano", "solana", "dogecoin"]
-    assert {r.partition_key.keys_by_dimension["date"] for r in requests} == {"2026-03-04"}
-    assert len({r.run_key for r in requests}) == len(requests)
 
 
 def test_backfill_runs_once_per_coin(env, sandbox, monkeypatch, tmp_path):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from ecoin_assets.errors import InvalidInputError, NotFoundError
+from ecoin_assets.sentiment.drift import DRIFT_SIGNALS
 from ecoin_assets.storage import Connection, Database
 
 SIGNALS = (
@@ -20,6 +21,7 @@ SIGNALS = (
     "sentiment",
     "engaged_sentiment",
     "sentiment_z",
+    *DRIFT_SIGNALS,  # against the active model's reference (ecoin_assets/sentiment/drift.py)
 )
 OPERATORS = {
     ">": lambda a, b: a > b,

@@ -25,6 +25,7 @@ import pandas as pd
 import requests
 
 from ecoin_assets.alerts.rules import ENV_PREFIX, Rule, read_rules, redact_url
+from ecoin_assets.sentiment.drift import DRIFT_SIGNALS, Reference, window_drift
 from ecoin_assets.signals.series import window_signals
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
@@ -83,8 +84,15 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def evaluate(db: Database, version: str, now: datetime | None = None) -> list[Firing]:
-    """Fire every active rule whose condition holds now and whose cooldown has passed."""
+def evaluate(
+    db: Database,
+    version: str,
+    now: datetime | None = None,
+    reference: Callable[[str], Reference] | None = None,
+) -> list[Firing]:
+    """Fire every active rule whose condition holds now and whose cooldown has passed.
+    `reference` gives a model version's drift reference (rules on `drift`, `low_confidence`);
+    without it those signals have no value and never fire."""
     now = now or _now()
     if not db.exists():
         return []
@@ -97,6 +105,9 @@ def evaluate(db: Database, version: str, now: datetime | None = None) -> list[Fi
             if previous is not None and now < previous + timedelta(minutes=rule.cooldown_minutes):
                 continue
             values = window_signals(con, rule.topic, version, now, rule.window_minutes)
+            if rule.signal in DRIFT_SIGNALS and reference is not None:
+                start = now - timedelta(minutes=rule.window_minutes)
+                values |= window_drift(con, rule.topic, reference(version), start, now)
             value = values.get(rule.signal)
             if rule.holds(value):
                 firings.append(_firing(rule, float(value), now))
@@ -198,6 +209,7 @@ def watch(
     duration: float | None = None,
     stop: threading.Event | None = None,
     on_round: Callable[[list[Firing], int], None] | None = None,
+    reference: Callable[[str], Reference] | None = None,
 ) -> tuple[int, int]:
     """Evaluate and deliver every `every` seconds until `stop` (or `duration`): (fired,
     delivered)."""
@@ -205,7 +217,7 @@ def watch(
     deadline = None if duration is None else time.monotonic() + duration
     fired = delivered = 0
     while True:
-        firings = evaluate(db, version())
+        firings = evaluate(db, version(), reference=reference)
         sent = deliver_pending(db)
         fired, delivered = fired + len(firings), delivered + sent
         if on_round is not None:

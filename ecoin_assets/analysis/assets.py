@@ -8,6 +8,7 @@ import pandas as pd
 from ecoin_assets.analysis import service
 from ecoin_assets.analysis.correlation import FREQUENCIES
 from ecoin_assets.analysis.publish import publish
+from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.assets import _md_table, _per_coin, coin_partitions, forecast_backtest
@@ -20,6 +21,7 @@ from ecoin_assets.tweets.topics import active_topics, seeds, topic_coins
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[_per_coin],
     pool=DUCKDB_POOL,
     group_name="analysis",
@@ -46,6 +48,7 @@ def finance_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[finance_features, forecast_backtest],
     pool=DUCKDB_POOL,
     group_name="analysis",
@@ -67,6 +70,8 @@ analysis_coin_assets = [finance_features, model_comparison]
 
 @dg.asset(
     deps=[post_sentiment, prices, prices_hourly],
+    automation_condition=AFTER_NEW_INPUTS,
+    freshness_policy=stale_after(2.5, warn_hours=1.5),
     pool=DUCKDB_POOL,
     group_name="analysis",
     kinds={"scipy", "duckdb"},
@@ -122,10 +127,8 @@ def sentiment_price_correlation(store: EcoinStore) -> dg.MaterializeResult:
 correlation_job = dg.define_asset_job(
     "correlation_job", selection=[prices_hourly, sentiment_price_correlation]
 )
-correlation_schedule = dg.ScheduleDefinition(
-    name="hourly_correlation_schedule",
-    job=correlation_job,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    description="Refresh the hourly prices and the correlation, and publish the snapshot.",
+
+
+correlation_job = dg.define_asset_job(
+    "correlation_job", selection=[prices_hourly, sentiment_price_correlation]
 )

@@ -10,7 +10,8 @@ from ecoin_assets.cli.common import database, json_option, print_json, settings
 @click.group()
 def alerts() -> None:
     """Alerts on a topic's signals (volume, volume_z, authors, dominance, sentiment,
-    engaged_sentiment, sentiment_z) over a trailing window, POSTed as JSON to a webhook
+    engaged_sentiment, sentiment_z, and the model's drift and low_confidence share) over a
+    trailing window, POSTed as JSON to a webhook
     (Slack-compatible: it has a `text` field). 'ecoin alerts watch' evaluates them every few
     seconds ('make demo' runs it); run one watcher per database.
     """
@@ -122,6 +123,7 @@ def watch_(every: float, duration: float | None, as_json: bool) -> None:
     import threading
 
     from ecoin_assets.alerts.watch import watch
+    from ecoin_assets.sentiment.drift import reference
     from ecoin_assets.sentiment.registry import active_version
 
     cfg = settings()
@@ -136,7 +138,13 @@ def watch_(every: float, duration: float | None, as_json: bool) -> None:
             click.echo(f"delivered {sent} alert(s)", err=True)
 
     fired, delivered = watch(
-        database(), lambda: active_version(cfg.home), every, duration, stop, report
+        database(),
+        lambda: active_version(cfg.home),
+        every,
+        duration,
+        stop,
+        report,
+        reference=lambda version: reference(cfg.home, version),
     )
     if as_json:
         print_json({"fired": fired, "delivered": delivered})

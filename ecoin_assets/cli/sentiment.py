@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -282,3 +283,42 @@ def activate(version: str, force: bool) -> None:
 
     tag = activate_version(settings().home, version, force=force)
     click.echo(f"sentiment model {tag.split(':', 1)[1]} is now active (BentoML model {tag})")
+
+
+@sentiment.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 90))
+@click.option("--topic", default=None, help="Only this topic.")
+@json_option
+def drift(days: int, topic: str | None, as_json: bool) -> None:
+    """Per day and topic: does the active model see posts like its reference data?
+
+    Recomputes the last DAYS days (table sentiment_drift) and prints each day's label shares,
+    mean confidence, low-confidence share and drift score (the Jensen-Shannon distance of the
+    labels from the reference's, the model's answers on the seed test split), marking the
+    days that drift.
+    """
+    from ecoin_assets.sentiment.drift import reference, refresh_drift
+
+    ref = reference(settings().home)
+    frame = refresh_drift(database(), ref, days)
+    if topic is not None:
+        frame = frame[frame["topic"] == topic]
+    rows = frame.drop(columns=["computed_at"]).to_dict("records")
+    if as_json:
+        print_json({"reference": asdict(ref), "days": rows})
+        return
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in ref.shares.items())
+    click.echo(
+        f"reference ({ref.version} on {ref.data}, {ref.n} posts): {shares}; mean confidence "
+        f"{ref.mean_confidence:.2f}, low-confidence {ref.low_confidence_share:.0%}"
+    )
+    if not rows:
+        click.echo(f"no scored posts in the last {days} day(s)")
+    for r in rows:
+        mark = "DRIFT" if r["drifting"] else "ok"
+        click.echo(
+            f"{r['day']} {r['topic']}: {r['posts']} posts, negative {r['share_negative']:.0%}, "
+            f"neutral {r['share_neutral']:.0%}, positive {r['share_positive']:.0%}; "
+            f"confidence {r['mean_confidence']:.2f}, low {r['low_confidence_share']:.0%}; "
+            f"drift {r['drift_score']:.2f} {mark}"
+        )

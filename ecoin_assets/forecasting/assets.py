@@ -7,6 +7,7 @@ import warnings
 import dagster as dg
 import pandas as pd
 
+from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import NoDataError
 from ecoin_assets.forecasting import gate, realized, service
@@ -33,6 +34,7 @@ def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[_per_coin],
     pool=DUCKDB_POOL,
     group_name="forecasting",
@@ -59,6 +61,7 @@ GATE_CHECK = "backtest_gate"
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[price_features, dg.AssetKey("forecast_backtest")],
     group_name="forecasting",
     kinds={"pytorch"},
@@ -159,6 +162,7 @@ def _plot(result: Backtest, horizon: int) -> dg.MetadataValue:
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[price_features],
     group_name="forecasting",
     kinds={"pytorch", "duckdb"},
@@ -188,7 +192,9 @@ def forecast_backtest(context: dg.AssetExecutionContext, store: EcoinStore) -> d
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[price_model],
+    freshness_policy=stale_after(27, warn_hours=26),
     pool=DUCKDB_POOL,
     group_name="forecasting",
     kinds={"duckdb"},
@@ -214,6 +220,7 @@ def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.
 
 @dg.asset(
     partitions_def=coin_partitions,
+    automation_condition=AFTER_NEW_INPUTS,
     deps=[price_forecasts, _per_coin],
     pool=DUCKDB_POOL,
     group_name="forecasting",

@@ -6,6 +6,13 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
+from ecoin_assets.automation import (
+    AFTER_NEW_INPUTS,
+    DAILY_PRICES_CRON,
+    HOURLY_PRICES_CRON,
+    on_clock,
+    stale_after,
+)
 from ecoin_assets.prices import analysis
 from ecoin_assets.prices.fetch import store_results
 from ecoin_assets.prices.partitions import coin_ranges, price_partitions
@@ -22,6 +29,8 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 @dg.asset(
     partitions_def=price_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=on_clock(DAILY_PRICES_CRON),
+    freshness_policy=stale_after(26, warn_hours=25),
     pool=DUCKDB_POOL,
     group_name="prices",
     kinds={"duckdb", "python"},
@@ -84,6 +93,7 @@ def _analysis_asset(
     @dg.asset(
         name=name,
         deps=[prices],
+        automation_condition=AFTER_NEW_INPUTS,
         pool=DUCKDB_POOL,
         group_name="price_analysis",
         kinds={"duckdb"},
@@ -124,6 +134,7 @@ class HourlyPricesConfig(dg.Config):
 
 
 @dg.asset(
+    automation_condition=on_clock(HOURLY_PRICES_CRON),
     pool=DUCKDB_POOL,
     group_name="prices",
     kinds={"duckdb"},

@@ -29,7 +29,11 @@ def prices_no_gaps(store: EcoinStore) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=prices, description="No (coin, date) appears twice.")
+@dg.asset_check(
+    asset=prices,
+    blocking=True,
+    description="No (coin, date) appears twice (blocking: nothing downstream runs on them).",
+)
 def prices_no_duplicates(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:
         dupes = con.execute("""
@@ -39,7 +43,10 @@ def prices_no_duplicates(store: EcoinStore) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset=prices, description="Prices are positive; market caps and volumes are not negative."
+    asset=prices,
+    blocking=True,
+    description="Prices are positive; market caps and volumes are not negative (blocking: "
+    "nothing downstream runs on them).",
 )
 def prices_positive(store: EcoinStore) -> dg.AssetCheckResult:
     with store.database().read() as con:

@@ -1,8 +1,10 @@
-"""Dagster assets of the reports domain: one report per coin and one per topic, daily."""
+"""Dagster assets of the reports domain: one report per coin (after its new forecasts) and one
+per topic (daily)."""
 
 import dagster as dg
 
 from ecoin_assets.analysis.assets import finance_features, model_comparison
+from ecoin_assets.automation import DAILY_REPORTS_CRON, after_new, on_new_posts
 from ecoin_assets.forecasting.assets import (
     _per_coin,
     coin_partitions,
@@ -27,6 +29,7 @@ def _metadata(rendered: Rendered) -> dict:
 @dg.asset(
     partitions_def=coin_partitions,
     deps=[_per_coin, finance_features, price_forecasts, forecast_backtest, model_comparison],
+    automation_condition=after_new("price_forecasts"),
     group_name="reports",
     kinds={"jupyter", "matplotlib"},
     description=(
@@ -43,6 +46,7 @@ def coin_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset(
     partitions_def=topic_partitions,
     deps=[x_posts, post_sentiment],
+    automation_condition=on_new_posts(DAILY_REPORTS_CRON),
     group_name="reports",
     kinds={"jupyter", "matplotlib"},
     description=(
@@ -60,36 +64,6 @@ def sentiment_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 report_assets = [coin_report, sentiment_report]
 coin_report_job = dg.define_asset_job("coin_report_job", selection=[coin_report])
 sentiment_report_job = dg.define_asset_job("sentiment_report_job", selection=[sentiment_report])
-
-
-def _every_partition(partitions: dg.PartitionsDefinition):
-    """A schedule function asking for one run per partition key, once a day."""
-
-    def requests(context: dg.ScheduleEvaluationContext):
-        day = context.scheduled_execution_time.date().isoformat()
-        for key in partitions.get_partition_keys(dynamic_partitions_store=context.instance):
-            yield dg.RunRequest(run_key=f"{key}|{day}", partition_key=key)
-
-    return requests
-
-
-daily_coin_report_schedule = dg.ScheduleDefinition(
-    name="daily_coin_report_schedule",
-    job=coin_report_job,
-    cron_schedule="30 1 * * *",
-    execution_timezone="UTC",
-    execution_fn=_every_partition(coin_partitions),
-    description="Render every coin's report after the day's forecasts (one run per coin).",
-)
-daily_sentiment_report_schedule = dg.ScheduleDefinition(
-    name="daily_sentiment_report_schedule",
-    job=sentiment_report_job,
-    cron_schedule="30 1 * * *",
-    execution_timezone="UTC",
-    execution_fn=_every_partition(topic_partitions),
-    description="Render every topic's sentiment report (one run per topic).",
-)
-report_schedules = [daily_coin_report_schedule, daily_sentiment_report_schedule]
 
 
 def materialize_reports(

@@ -3,10 +3,11 @@
 import dagster as dg
 from pydantic import Field
 
+from ecoin_assets.automation import on_new_posts
 from ecoin_assets.config import load_settings
 from ecoin_assets.prices.assets import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore
-from ecoin_assets.sentiment import registry
+from ecoin_assets.sentiment import drift, registry
 from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.gate import SentimentVerdict
 from ecoin_assets.sentiment.registry import BUNDLED_DIR, Classifier
@@ -37,6 +38,7 @@ def _metric_metadata(metrics: dict) -> dict:
 
 
 GATE_CHECK = "evaluation_gate"
+HOURLY_DRIFT_CRON = "20 * * * *"
 
 
 @dg.asset(
@@ -125,5 +127,59 @@ def post_sentiment(store: EcoinStore) -> dg.MaterializeResult:
     )
 
 
-sentiment_assets = [sentiment_model, post_sentiment]
-sentiment_job = dg.define_asset_job("sentiment_job", selection=sentiment_assets)
+DRIFT_CHECK = "not_drifting"
+
+
+@dg.asset(
+    deps=[post_sentiment, dg.AssetKey("x_posts")],
+    automation_condition=on_new_posts(HOURLY_DRIFT_CRON),
+    check_specs=[
+        dg.AssetCheckSpec(
+            DRIFT_CHECK,
+            asset="sentiment_drift",
+            description=(
+                "Warns when a topic's day of posts drifts from the active model's reference: "
+                f"label drift score above {drift.DRIFT_THRESHOLD} or low-confidence share "
+                f"{drift.LOW_CONFIDENCE_MARGIN:.0%} above the reference's (at least "
+                f"{drift.MIN_POSTS} posts)."
+            ),
+        )
+    ],
+    pool=DUCKDB_POOL,
+    group_name="sentiment",
+    kinds={"duckdb"},
+    description=(
+        "Per day and topic, over the last 7 days (`sentiment_drift`): the active model's label "
+        "shares, mean confidence and low-confidence share on the posts, against the same "
+        "figures on its reference data (the seed test split), with a drift score (the labels' "
+        "Jensen-Shannon distance)."
+    ),
+)
+def sentiment_drift(store: EcoinStore) -> dg.MaterializeResult:
+    ref = drift.reference(load_settings().home)
+    frame = drift.refresh_drift(store.database(), ref)
+    drifting = frame[frame["drifting"]]
+    shown = frame.drop(columns=["model_version", "computed_at"]).round(3)
+    said = "; ".join(f"{r.topic} on {r.day} ({r.drift_score:.2f})" for r in drifting.itertuples())
+    return dg.MaterializeResult(
+        metadata={
+            "model_version": ref.version,
+            "reference": dg.MetadataValue.json(
+                {"data": ref.data, "shares": ref.shares, "low_confidence": ref.low_confidence_share}
+            ),
+            "days": dg.MetadataValue.md(shown.to_markdown(index=False) if len(shown) else "none"),
+            "drifting": len(drifting),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=DRIFT_CHECK,
+                passed=drifting.empty,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=f"drifting: {said}" if said else "no topic-day drifts",
+            )
+        ],
+    )
+
+
+sentiment_assets = [sentiment_model, post_sentiment, sentiment_drift]
+sentiment_job = dg.define_asset_job("sentiment_job", selection=[sentiment_model, post_sentiment])

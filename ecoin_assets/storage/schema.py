@@ -331,6 +331,24 @@ TABLES: dict[str, str] = {
             scored_at TIMESTAMP NOT NULL,
             PRIMARY KEY (post_id, model_version)
         )""",
+    # Per day of `created_at`, topic and model version: how the posts' labels and confidence
+    # compare with the model's reference (ecoin_assets/sentiment/drift.py).
+    "sentiment_drift": """
+        CREATE TABLE IF NOT EXISTS sentiment_drift (
+            day DATE NOT NULL,
+            topic VARCHAR NOT NULL,
+            model_version VARCHAR NOT NULL,
+            posts INTEGER NOT NULL,
+            share_negative DOUBLE NOT NULL,
+            share_neutral DOUBLE NOT NULL,
+            share_positive DOUBLE NOT NULL,
+            mean_confidence DOUBLE NOT NULL,
+            low_confidence_share DOUBLE NOT NULL,
+            drift_score DOUBLE NOT NULL,
+            drifting BOOLEAN NOT NULL,
+            computed_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (day, topic, model_version)
+        )""",
     # Per topic, minute of `created_at` and model version: the sentiment aggregates.
     "topic_minute_sentiment": """
         CREATE TABLE IF NOT EXISTS topic_minute_sentiment (

@@ -1,0 +1,12 @@
+"""The forecast refresh of one coin as a job (features, backtest, model, forecasts, scores and
+the model comparison), for runs by hand; the automation sensor runs the same assets when
+their inputs are new (ecoin_assets/automation.py)."""
+
+import dagster as dg
+
+from ecoin_assets.analysis.assets import analysis_coin_assets
+from ecoin_assets.forecasting.assets import forecasting_assets
+
+forecast_job = dg.define_asset_job(
+    "forecast_job", selection=[*forecasting_assets, *analysis_coin_assets]
+)
