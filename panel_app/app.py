@@ -149,6 +149,7 @@ class Dashboard:
         self.status = pn.pane.HTML("", css_classes=["ecoin-muted"], margin=(0, 10))
         self.cards = pn.pane.HTML("", margin=(0, 10))
         self.health = pn.pane.HTML("", margin=(0, 10))
+        self.realized = pn.pane.HTML("", margin=(0, 10), name="realized")
         self.correlation_note = pn.pane.HTML("", css_classes=["ecoin-muted"], margin=(0, 10))
 
         self._build_sentiment_plots()
@@ -400,6 +401,8 @@ class Dashboard:
             pn.pane.Bokeh(self.price, sizing_mode="stretch_width"),
             pn.pane.Bokeh(self.correlation, sizing_mode="stretch_width"),
             self.correlation_note,
+            pn.pane.HTML("<h4 style='margin:6px 0 2px'>How the published forecasts did</h4>"),
+            self.realized,
             sizing_mode="stretch_width",
         )
         signals = pn.Column(
@@ -463,6 +466,7 @@ class Dashboard:
         self._update_posts(snapshot)
         self._update_prices(snapshot)
         self._update_health(snapshot)
+        self._update_realized(snapshot)
         self._update_signals(snapshot)
         self.status.object = f"updated {now:%H:%M:%S} UTC · refreshes every {REFRESH_MS // 1000} s"
 
@@ -587,6 +591,27 @@ class Dashboard:
                 f"{int(best['n'])} days. By lag: "
                 + ", ".join(f"{int(r.lag):+d}: {r.r:+.2f}" for r in lags.itertuples())
             )
+
+    def _update_realized(self, snapshot: Snapshot) -> None:
+        scores = snapshot.forecast_scores
+        if scores.empty:
+            self.realized.object = (
+                "<span class='ecoin-muted'>No stored forecast has reached its day yet "
+                "('ecoin forecast history' issues past ones).</span>"
+            )
+            return
+        rows = "".join(
+            f"<tr><td>{r.window_days} days</td><td>{r.horizon} d</td><td>{r.n}</td>"
+            f"<td>{'-' if pd.isna(r.mase) else f'{r.mase:.3f}'}</td>"
+            f"<td>{r.coverage:.0%} of {r.interval:.0%}</td></tr>"
+            for r in scores.itertuples()
+        )
+        self.realized.object = (
+            "<table class='ecoin-realized' style='font-size:13px'><tr class='ecoin-muted'>"
+            "<td>targets</td><td>ahead</td><td>n</td><td>MASE</td><td>in interval</td></tr>"
+            f"{rows}</table><span class='ecoin-muted' style='font-size:12px'>MASE below 1 beats "
+            f"the naive forecast; target days up to {scores['last_target'].max()}</span>"
+        )
 
     def _update_health(self, snapshot: Snapshot) -> None:
         h = snapshot.health

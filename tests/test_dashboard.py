@@ -14,6 +14,7 @@ import pytest
 from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
 from ecoin_assets.dashboard import browser
 from ecoin_assets.dashboard.snapshot import read_snapshot
+from ecoin_assets.forecasting.realized import score_new_forecasts
 from ecoin_assets.sentiment.registry import bundled_version
 from ecoin_assets.sentiment.scoring import write_scores
 from ecoin_assets.storage import Database
@@ -185,6 +186,22 @@ def test_prices_forecast_and_health(db):
     assert list(snap.forecast["yhat_upper"] > snap.forecast["yhat_lower"]) == [True] * 7
     assert snap.health["posts_last_5_min"] == len(POSTS)  # all stored at NOW
     assert snap.health["problems"] == []
+    assert snap.forecast_scores.empty  # the stored forecast is of days to come
+
+    # an earlier forecast, from 10 days before the last price: its days have come
+    last = snap.prices["date"].iloc[-1]
+    origin = last - timedelta(days=10)
+    with db.write() as con:
+        for h in (1, 7, 14):
+            con.execute(
+                "INSERT INTO forecasts VALUES ('bitcoin', ?, ?, 'm0', ?, 100, 90, 110, 0.8, ?)",
+                [origin, origin + timedelta(days=h), h, NOW],
+            )
+    score_new_forecasts(db)
+    scores = _snapshot(db).forecast_scores
+    assert sorted(set(scores["horizon"])) == [1, 7]  # 14 days ahead is still to come
+    assert set(scores["window_days"]) == {30, 90} and (scores["n"] == 1).all()
+
     later = _snapshot(db, now=NOW + timedelta(days=3))
     assert any("prices are stale" in p for p in later.health["problems"])
     assert any("no new X posts" in p for p in later.health["problems"])
@@ -342,6 +359,11 @@ def test_the_page_renders_updates_live_and_stays_on_the_machine(tmp_path, monkey
             )
 
         _wait(lambda: source("prices", "price_usd"), 20, "the price chart")
+        _wait(
+            lambda: any("has reached its day yet" in t for t in texts(".ecoin-muted")),
+            10,
+            "the realized forecast scores' note",
+        )
         assert len(source("prices", "price_usd")) == 60
         assert len(source("forecast", "yhat")) == 7
         assert source("sentiment_series", "mean_sentiment") == pytest.approx([-0.6, 0.8])

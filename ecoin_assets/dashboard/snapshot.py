@@ -20,6 +20,8 @@ from ecoin_assets.analysis.correlation import (
     lagged_correlations,
     rolling_correlation,
 )
+from ecoin_assets.errors import NoDataError, NotFoundError
+from ecoin_assets.forecasting.realized import stored_scores
 from ecoin_assets.sentiment.scoring import window_totals
 from ecoin_assets.signals.series import window_signals
 from ecoin_assets.signals.trending import trending_terms
@@ -36,6 +38,7 @@ WINDOWS = {
 }
 POSTS_SHOWN = 300
 PRICE_DAYS = 180
+SCORED_HORIZONS = (1, 7, 14)  # the realized forecast scores the page shows
 STALE_POSTS = timedelta(minutes=5)  # the X sensor runs every 20 s, `tweets ingest` every 15 s
 ALERT_DAYS = timedelta(days=7)  # the alerts the page lists
 STALE_PRICE_DAYS = 1  # yesterday's daily price is the newest CoinGecko has all day
@@ -58,6 +61,8 @@ class Snapshot:
     signals: pd.DataFrame = field(default_factory=pd.DataFrame)  # topic, volume, dominance, ...
     trending: pd.DataFrame = field(default_factory=pd.DataFrame)  # of `trending_topic`
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)  # the latest firings
+    # realized scores of the coin's stored forecasts (forecasting/realized.py's summary)
+    forecast_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def empty(self) -> bool:
@@ -199,6 +204,11 @@ def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:
         "SELECT date, price_usd FROM prices WHERE coin_id = ? ORDER BY date", [coin]
     ).df()
     snapshot.prices = prices.tail(PRICE_DAYS).reset_index(drop=True)
+    try:
+        scores = stored_scores(con, coin)
+        snapshot.forecast_scores = scores[scores["horizon"].isin(SCORED_HORIZONS)]
+    except (NoDataError, NotFoundError):
+        pass  # nothing has come due yet
     snapshot.forecast = con.execute(
         """
         WITH latest AS (
