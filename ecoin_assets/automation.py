@@ -66,7 +66,7 @@ def stale_after(hours: float, warn_hours: float | None = None) -> dg.FreshnessPo
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
-    "ecoin_automation",
+    "automation_sensor",
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,

@@ -1,48 +1,33 @@
-"""The one Dagster code location (`dagster dev -w workspace.yaml`)."""
+"""The one Dagster code location (`dagster dev -w workspace.yaml`).
+
+Each domain owns its definitions (`<domain>/definitions.py`: assets, checks, jobs, sensors);
+this module only merges them, adds the automation sensor that runs every asset by its
+condition (`automation.py`) and binds the resources they share. `Definitions.merge` keeps
+each domain's file the one place to look, and fails loudly on a name defined twice.
+"""
 
 import dagster as dg
 
-from ecoin_assets.analysis.assets import (
-    analysis_coin_assets,
-    correlation_job,
-    sentiment_price_correlation,
-)
+from ecoin_assets.analysis import definitions as analysis
 from ecoin_assets.automation import automation_sensor
-from ecoin_assets.forecasting.assets import forecasting_assets
-from ecoin_assets.forecasting.jobs import forecast_job
-from ecoin_assets.prices.assets import analysis_assets, prices, prices_hourly
-from ecoin_assets.prices.checks import price_checks
-from ecoin_assets.prices.jobs import analysis_job, prices_job
-from ecoin_assets.reports.assets import coin_report_job, report_assets, sentiment_report_job
+from ecoin_assets.forecasting import definitions as forecasting
+from ecoin_assets.prices import definitions as prices
+from ecoin_assets.reports import definitions as reports
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore, XResource
-from ecoin_assets.sentiment.assets import sentiment_assets, sentiment_job
-from ecoin_assets.tweets.assets import x_posts
-from ecoin_assets.tweets.checks import x_posts_freshness_checks, x_posts_freshness_sensor
-from ecoin_assets.tweets.sensors import topic_partitions_sensor, x_ingest_job, x_posts_sensor
+from ecoin_assets.sentiment import definitions as sentiment
+from ecoin_assets.tweets import definitions as tweets
 
-defs = dg.Definitions(
-    assets=[
-        prices,
-        prices_hourly,
-        *analysis_assets,
-        *forecasting_assets,
-        *analysis_coin_assets,
-        x_posts,
-        *sentiment_assets,
-        sentiment_price_correlation,
-        *report_assets,
-    ],
-    asset_checks=[*price_checks, *x_posts_freshness_checks],
-    jobs=[
-        prices_job,
-        analysis_job,
-        forecast_job,
-        x_ingest_job,
-        sentiment_job,
-        correlation_job,
-        coin_report_job,
-        sentiment_report_job,
-    ],
-    sensors=[automation_sensor, x_posts_sensor, x_posts_freshness_sensor, topic_partitions_sensor],
-    resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
+# the domains' modules, not their `defs`: one Definitions object at module scope, as a code
+# location requires
+defs = dg.Definitions.merge(
+    prices.defs,
+    forecasting.defs,
+    analysis.defs,
+    tweets.defs,
+    sentiment.defs,
+    reports.defs,
+    dg.Definitions(
+        sensors=[automation_sensor],
+        resources={"store": EcoinStore(), "coingecko": CoinGeckoResource(), "x": XResource()},
+    ),
 )

@@ -5,5 +5,5 @@ import dagster as dg
 
 from ecoin_assets.prices.assets import analysis_assets, prices
 
-prices_job = dg.define_asset_job("daily_prices_job", selection=[prices])
-analysis_job = dg.define_asset_job("price_analysis_job", selection=analysis_assets)
+daily_prices_job = dg.define_asset_job("daily_prices_job", selection=[prices])
+price_analysis_job = dg.define_asset_job("price_analysis_job", selection=analysis_assets)
