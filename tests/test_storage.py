@@ -31,7 +31,8 @@ import psycopg2.errors
 import pytest
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import UnavailableError, UserError
+from ecoin_assets.forecasting.realized import score_new_forecasts
 from ecoin_assets.prices.store import (
     PRICE_COLUMNS,
     WriteSummary,
@@ -43,7 +44,7 @@ from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
 from ecoin_assets.storage import Database, mask_url
 from ecoin_assets.storage.postgres import translate
-from ecoin_assets.storage.schema import TABLES, render
+from ecoin_assets.storage.schema import MIGRATIONS, TABLES, render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 T1 = datetime(2024, 3, 1, 12, 0, 0)
@@ -145,7 +146,7 @@ def test_schema_created_on_first_write(db_target: str | Path, db: Database) -> N
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         )
     }
-    assert tables == set(TABLES)
+    assert tables == {*TABLES, "schema_migrations"}
     columns = [r[1:] for r in db.query(COLUMNS_SQL) if r[0] == "prices"]
     assert columns == PRICES_COLUMNS[db.dialect]
     # Tables start empty, and applying the schema again (every write does) changes nothing.
@@ -1053,3 +1054,55 @@ def test_reading_a_database_of_the_previous_release_migrates_it_first(tmp_path) 
     rows = db.query("SELECT post_id, like_count FROM posts")
     assert rows == [(1, None)]
     assert db.query("SELECT count(*) FROM topics") == [(0,)]  # a table added since
+
+
+RELEASE_FIXTURE = Path(__file__).parent / "fixtures" / "release_2026_12_02.sql"
+
+
+def _load_fixture(db_target) -> None:
+    """Make the database the previous release made (its schema and a few rows)."""
+    statements = [s for s in RELEASE_FIXTURE.read_text().split(";\n") if s.strip(" \n-")]
+    if isinstance(db_target, Path):
+        con = duckdb.connect(str(db_target))
+        for statement in statements:
+            con.execute(statement)
+        con.close()
+    else:
+        with psycopg2.connect(db_target) as raw, raw.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(render(statement, "postgres"))
+
+
+def test_the_previous_release_database_is_migrated_and_loses_nothing(db_target) -> None:
+    _load_fixture(db_target)
+    db = Database(db_target, lock_timeout=30, open_timeout=30)
+    assert db.query("SELECT version FROM schema_migrations ORDER BY 1") == [
+        (m.version,) for m in MIGRATIONS
+    ]
+    assert db.query("SELECT count(*), sum(price_usd) FROM prices") == [(3, 273600.75)]
+    assert db.query("SELECT post_id, like_count FROM posts ORDER BY 1") == [
+        (1861000000000000001, 7),
+        (1861000000000000002, None),
+    ]
+    assert db.query("SELECT name, signal FROM alert_rules") == [("btc-spike", "volume_z")]
+    assert db.query("SELECT count(*) FROM post_sentiment") == [(2,)]
+    # the tables this release added exist and work on the old rows
+    assert score_new_forecasts(db, "bitcoin") == 2
+    assert db.query("SELECT count(*) FROM sentiment_drift") == [(0,)]
+    # a second opening (another process) finds it current and changes nothing
+    again = Database(db_target, lock_timeout=30, open_timeout=30)
+    assert again.query("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
+    assert again.query("SELECT count(*) FROM forecast_scores") == [(2,)]
+
+
+def test_a_database_of_a_newer_release_is_refused_not_damaged(tmp_path) -> None:
+    path = tmp_path / "ecoin.duckdb"
+    Database(path).query("SELECT 1")  # made at this release's version
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', now())")
+    con.close()
+    with pytest.raises(UnavailableError, match="schema version 99, made by a newer ecoin"):
+        Database(path).query("SELECT count(*) FROM prices")
+    con = duckdb.connect(str(path))
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (99,)
+    con.close()

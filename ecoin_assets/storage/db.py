@@ -68,7 +68,7 @@ class DuckDBBackend:
         """Once per file this object opens (again if the file is replaced): the catalog
         queries cost tens of milliseconds, a batch of posts a few."""
         if self._schema_unchecked():
-            apply_schema(con)
+            apply_schema(con, label=self.label)
             self._schema_of = self._file()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:

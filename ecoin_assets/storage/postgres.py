@@ -34,13 +34,7 @@ import psycopg2.extras
 from psycopg2 import sql as pgsql
 
 from ecoin_assets.errors import UserError
-from ecoin_assets.storage.schema import (
-    ADDED_COLUMNS,
-    TABLES,
-    missing_columns,
-    render,
-    schema_statements,
-)
+from ecoin_assets.storage.schema import check_version, migration_statements
 
 URL_SCHEMES = ("postgresql", "postgres")
 # type OIDs (pg_type) of the columns `df()` turns into datetime64, like DuckDB's `df()`
@@ -415,42 +409,32 @@ class PostgresBackend:
         return raw
 
     def _ensure_schema(self, raw: psycopg2.extensions.connection) -> None:
-        """Create the missing tables, checked once per `Database` object.
+        """Bring the schema to SCHEMA_VERSION (`schema.py`), checked once per `Database` object.
 
-        Only when a table is missing does it run the DDL (in one transaction, under an advisory
-        lock so that processes starting together do not race): an account that may only read
-        never needs the right to create.
+        Only when the stored version is behind does it run DDL (in one transaction, under an
+        advisory lock so that processes starting together do not race, the version read again
+        once the lock is held): an account that may only read never needs the right to create.
         """
         if self._schema_ready:
             return
         with raw.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM unnest(%s) AS t(name) WHERE to_regclass(name) IS NULL",
-                (list(TABLES),),
-            )
-            (missing,) = cursor.fetchone()
-            if missing or self._columns_missing(cursor):  # or an earlier release's columns
-                cursor.execute(
-                    ";\n".join(
-                        [
-                            f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})",
-                            *schema_statements("postgres"),
-                        ]
-                    )
-                )
-                for statement in self._columns_missing(cursor):
-                    cursor.execute(render(statement, "postgres"))
+            if check_version(self._version(cursor), self.label):
+                cursor.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK_KEY})")
+                version = self._version(cursor)
+                if check_version(version, self.label):
+                    for statement in migration_statements(version, "postgres"):
+                        cursor.execute(statement)
         raw.commit()
         self._schema_ready = True
 
     @staticmethod
-    def _columns_missing(cursor: psycopg2.extensions.cursor) -> list[str]:
-        cursor.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
-            (list(ADDED_COLUMNS),),
-        )
-        return missing_columns(set(cursor.fetchall()))
+    def _version(cursor: psycopg2.extensions.cursor) -> int:
+        cursor.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute("SELECT max(version) FROM schema_migrations")
+        (version,) = cursor.fetchone()
+        return int(version or 0)
 
     def exists(self) -> bool:
         """True when the database answers and holds the schema (never creates it)."""

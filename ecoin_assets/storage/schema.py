@@ -1,15 +1,25 @@
 """The tables, one definition each, in DuckDB's SQL; `render` adapts a statement to PostgreSQL.
 
-Every statement is idempotent (`CREATE TABLE IF NOT EXISTS`); on DuckDB `apply_schema` runs
-at the first write of a `Database` to a file (again if the file is replaced), on PostgreSQL
-when a table or an ADDED_COLUMNS column is missing (ecoin_assets/storage/postgres.py).
+The schema has a version: `schema_migrations` holds one row per migration applied. Opening a
+database whose version is behind (an earlier release's, or a new one: version 0) creates the
+tables it lacks (`CREATE TABLE IF NOT EXISTS`, every table of TABLES) and applies the
+MIGRATIONS after its version, in order, in one transaction; a database at the current version
+costs one query. On DuckDB this runs at the first write or read of a `Database` to a file
+(again if the file is replaced, `db.py`); on PostgreSQL at its first connection, under an
+advisory lock (`postgres.py`). A schema change appends a migration: a new table goes into
+TABLES (created on the way) with a migration that names it; a new column goes last in its
+table's CREATE statement and into a migration that adds it to existing tables (`ADD COLUMN IF
+NOT EXISTS`).
 Write type names in upper case and column names in lower case: `render` maps type names.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from ecoin_assets.errors import UnavailableError
 from ecoin_assets.storage.connection import Connection
 
 TABLES: dict[str, str] = {
@@ -369,17 +379,34 @@ TABLES: dict[str, str] = {
 }
 
 
-# Columns added to a table after its first release, in table order: a database an earlier
-# release made gets them (`add_missing_columns`), so new columns always come last.
-ADDED_COLUMNS: dict[str, list[tuple[str, str]]] = {
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    summary: str
+    statements: tuple[str, ...] = ()  # DuckDB SQL, idempotent; `render` adapts it
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    # what every release up to 2026-12-03 created, and the tables that release added
+    # (forecast_scores, sentiment_drift): CREATE TABLE IF NOT EXISTS makes them
+    Migration(1, "the tables of the first versioned schema"),
     # X's public_metrics at ingestion (NULL for posts stored before they were kept)
-    "posts": [
-        ("like_count", "INTEGER"),
-        ("retweet_count", "INTEGER"),
-        ("reply_count", "INTEGER"),
-        ("quote_count", "INTEGER"),
-    ],
-}
+    Migration(
+        2,
+        "posts keep X's public_metrics",
+        tuple(
+            f"ALTER TABLE posts ADD COLUMN IF NOT EXISTS {column} INTEGER"
+            for column in ("like_count", "retweet_count", "reply_count", "quote_count")
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
+VERSION_TABLE = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        summary VARCHAR NOT NULL,
+        applied_at TIMESTAMP NOT NULL
+    )"""
 
 DIALECTS = ("duckdb", "postgres")
 #: DuckDB type names that PostgreSQL spells differently (VARCHAR, VARCHAR[], INTEGER, BIGINT,
@@ -402,29 +429,49 @@ def schema_statements(dialect: str = "duckdb") -> list[str]:
     return [render(ddl, dialect) for ddl in TABLES.values()]
 
 
-def apply_schema(con: Connection, dialect: str = "duckdb") -> None:
-    """Create the tables that do not exist yet, and add the columns they lack."""
-    for ddl in schema_statements(dialect):
-        con.execute(ddl)
-    add_missing_columns(con, dialect)
+def check_version(version: int, label: str) -> bool:
+    """True when a database at `version` needs migrating; an error when a newer release made
+    it (this one would not know its tables)."""
+    if version > SCHEMA_VERSION:
+        raise UnavailableError(
+            f"the database {label} has schema version {version}, made by a newer ecoin release "
+            f"than this one (which knows up to {SCHEMA_VERSION}): upgrade ecoin to use it"
+        )
+    return version < SCHEMA_VERSION
 
 
-def missing_columns(present: set[tuple[str, str]]) -> list[str]:
-    """The ALTER TABLE statements that add ADDED_COLUMNS absent from `present` (table,
-    column), in order."""
-    return [
-        f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
-        for table, columns in ADDED_COLUMNS.items()
-        for column, kind in columns
-        if (table, column) not in present
-    ]
+def migration_statements(version: int, dialect: str = "duckdb") -> list[str]:
+    """What brings a database from `version` to SCHEMA_VERSION, in `dialect`'s SQL: every
+    table, then each later migration and its row in `schema_migrations`."""
+    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    statements = [render(VERSION_TABLE, dialect), *schema_statements(dialect)]
+    for migration in MIGRATIONS:
+        if migration.version > version:
+            statements += [render(st, dialect) for st in migration.statements]
+            summary = migration.summary.replace("'", "''")
+            statements.append(
+                "INSERT INTO schema_migrations VALUES "
+                f"({migration.version}, '{summary}', TIMESTAMP '{now}')"
+            )
+    return statements
 
 
-def add_missing_columns(con: Connection, dialect: str = "duckdb") -> None:
-    rows = con.execute(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        f"WHERE table_name IN ({', '.join('?' for _ in ADDED_COLUMNS)})",
-        list(ADDED_COLUMNS),
-    ).fetchall()
-    for statement in missing_columns({(t, c) for t, c in rows}):
-        con.execute(render(statement, dialect))
+def stored_version(con: Connection) -> int:
+    """The schema version of an open database (0: none recorded, an earlier release's)."""
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()
+    if not tables or not tables[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def apply_schema(con: Connection, dialect: str = "duckdb", label: str = "") -> int:
+    """Migrate the open database to SCHEMA_VERSION (nothing when it is there); returns the
+    version it had."""
+    version = stored_version(con)
+    if check_version(version, label or "in use"):
+        for statement in migration_statements(version, dialect):
+            con.execute(statement)
+    return version
