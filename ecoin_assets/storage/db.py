@@ -68,7 +68,13 @@ class DuckDBBackend:
         """Once per file this object opens (again if the file is replaced): the catalog
         queries cost tens of milliseconds, a batch of posts a few."""
         if self._schema_unchecked():
-            apply_schema(con, label=self.label)
+            con.execute("BEGIN TRANSACTION")  # a migration is all or nothing
+            try:
+                apply_schema(con, label=self.label)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
             self._schema_of = self._file()
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
