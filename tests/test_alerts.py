@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from ecoin_cli import run_ecoin
@@ -185,3 +186,48 @@ def test_the_data_api_lists_the_firings(db, receiver, ecoin_home):
     assert [(r["rule"], r["delivered_at"], r["attempts"]) for r in rows] == [("spike", None, 0)]
     assert client.get("/alerts", params={"topic": "ethereum"}).json()["rows"] == []
     assert client.get("/alerts", params={"topic": "dogs"}).status_code == 404
+
+
+def test_a_sandbox_burst_fires_the_volume_alert_delivered_to_the_sandbox_webhook(
+    ecoin_home, x_sandbox_factory
+):
+    """What `make demo` shows: the sandbox makes bitcoin burst for 2 minutes every 30, and a
+    `volume_z > 3` rule over 2 minutes fires at the burst's end, not before it."""
+    from fakes import FakeClock
+
+    from ecoin_assets.sentiment.registry import Classifier
+    from ecoin_assets.sources.sandbox.posts import Burst
+    from ecoin_assets.sources.x import XSource
+    from ecoin_assets.tweets.ingest import ingest_once
+
+    burst_end = datetime(2026, 12, 3, 11, 2, tzinfo=UTC)
+    clock = FakeClock(burst_end.timestamp())
+    server = x_sandbox_factory(
+        clock=clock, rate_per_minute=30, backlog_minutes=120, burst=Burst("bitcoin")
+    )
+    db = Database(ecoin_home / "ecoin.duckdb")
+    source = XSource(server.url, "token", backoff=0.01, clock=clock, sleep=lambda _: None)
+    classifier = Classifier.load(ecoin_home)
+    topics = ["bitcoin", "ethereum"]
+    ingest_once(db, source, topics, classifier=classifier)
+    webhook = f"{server.url}/_sandbox/webhook"
+    add_rule(db, "btc-burst", "bitcoin", "volume_z > 3", "2m", "20m", webhook, topics)
+    version = classifier.version
+    now = burst_end.replace(tzinfo=None)
+    assert evaluate(db, version, now - timedelta(minutes=4)) == []  # before the burst: quiet
+    [fired] = evaluate(db, version, now)
+    assert fired.rule == "btc-burst" and fired.value > 3
+    assert evaluate(db, version, now + timedelta(minutes=1)) == []  # the cooldown holds
+    assert deliver_pending(db) == 1
+    calls = json.loads(urlopen(webhook).read())["calls"]
+    assert [c["body"]["rule"] for c in calls] == ["btc-burst"]
+    assert "bitcoin" in calls[0]["body"]["text"]
+
+
+def test_the_sandbox_refuses_a_burst_it_cannot_make():
+    proc = run_ecoin("sandbox", "serve", "--burst-coin", "nocoin")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: --burst-coin 'nocoin' is not a coin the sandbox posts")
+    proc = run_ecoin("sandbox", "serve", "--burst-coin", "bitcoin", "--burst-minutes", "40")
+    assert proc.returncode == 1
+    assert proc.stderr == "error: --burst-minutes must be shorter than --burst-every\n"

@@ -42,6 +42,44 @@ def _say(text: str) -> None:
     click.echo(f"[demo] {text}", err=True)
 
 
+DEMO_ALERT = "demo-burst"
+
+
+def _burst_topic(cfg) -> str | None:
+    """The seeded topic the sandbox makes burst: the first coin that is one, and that the
+    sandbox posts about."""
+    from ecoin_assets.sources.sandbox.market import MarketSimulator
+    from ecoin_assets.tweets.topics import seeds
+
+    named = {t.name for t in seeds(cfg)}
+    return next(
+        (c for c in cfg.coins if c in named and MarketSimulator.coin_index(c) is not None), None
+    )
+
+
+def _demo_alert(cfg) -> str | None:
+    """On the sandbox, an alert on the bursting topic's volume, delivered to the sandbox's
+    webhook recorder (a stand-in for Slack): what it says, or None when not on the sandbox."""
+    from ecoin_assets.alerts.rules import add_rule, read_rules
+    from ecoin_assets.tweets.topics import active_topics, seeds
+
+    topic = _burst_topic(cfg) if cfg.mode == "sandbox" else None
+    db = database()
+    topics = active_topics(db, seeds(cfg))
+    if topic is None or topic not in topics:
+        return None
+    webhook = f"{cfg.x_api_url.rstrip('/')}/_sandbox/webhook"
+    with db.read() as con:
+        known = {rule.name for rule in read_rules(con)}
+    if DEMO_ALERT not in known:
+        add_rule(db, DEMO_ALERT, topic, "volume_z > 3", "2m", "20m", webhook, topics)
+    return (
+        f"alert '{DEMO_ALERT}': {topic} volume_z > 3 over 2 min; the sandbox makes {topic} "
+        f"burst for 2 min every 30 min (UTC), and firings are POSTed to {webhook} (GET it to "
+        "see them; 'ecoin alerts history' and the dashboard list them)"
+    )
+
+
 def _run_job(defs, instance, job: str, asset: str, what: str) -> dict:
     """Run a Dagster job in process; the metadata `asset` was materialized with."""
     from ecoin_assets.prices.backfill import QUIET
@@ -127,9 +165,10 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
                 )
             else:
                 log = logs / "sandbox.log"
-                procs.append(
-                    start([sys.executable, "-m", "ecoin_assets", "sandbox", "serve"], log, env)
-                )
+                command = [sys.executable, "-m", "ecoin_assets", "sandbox", "serve"]
+                if burst := _burst_topic(cfg):  # so that an alert fires in the demo
+                    command += ["--burst-coin", burst]
+                procs.append(start(command, log, env))
                 wait_until(lambda: _answers(cfg.coingecko_url), "the sandbox", procs[-1], log)
                 _say(f"sandbox up at {cfg.coingecko_url} (log: {log})")
 
@@ -266,6 +305,8 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
         log = logs / "alerts.log"
         procs.append(start([sys.executable, "-m", "ecoin_assets", "alerts", "watch"], log, env))
         _say(f"alerts (ecoin alerts add ...) are watched every 5 s (log: {log})")
+        if rule := _demo_alert(cfg):
+            _say(rule)
         _say("Ctrl-C to stop")
         stopped = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,7 @@ from ecoin_assets.errors import UserError
 from ecoin_assets.sources.sandbox.coingecko import CoinGeckoSandbox
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.market import MarketSimulator
+from ecoin_assets.sources.sandbox.posts import Burst
 from ecoin_assets.sources.sandbox.x import XSandbox
 
 
@@ -132,6 +133,15 @@ def _rate(name: str, what: str):
     type=click.FloatRange(0, 1),
     help="Share of X stream connection attempts answered 429.",
 )
+@click.option(
+    "--burst-coin",
+    default=None,
+    metavar="ID",
+    help="Make this coin's topic burst: most posts are about it for --burst-minutes at the "
+    "start of every --burst-every minutes (UTC), so that volume alerts fire.",
+)
+@click.option("--burst-every", default=30.0, show_default=True, type=click.FloatRange(1))
+@click.option("--burst-minutes", default=2.0, show_default=True, type=click.FloatRange(0.1))
 @click.option("--seed", default=2019, show_default=True, help="Seed of the simulated market.")
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def serve(
@@ -155,6 +165,9 @@ def serve(
     stream_stall_every: int,
     stream_stall_seconds: float,
     stream_connect_429_rate: float,
+    burst_coin: str | None,
+    burst_every: float,
+    burst_minutes: float,
     seed: int,
     verbose: bool,
 ) -> None:
@@ -174,6 +187,16 @@ def serve(
         seed=seed,
     )
     coins = tuple(c for c in settings().coins if MarketSimulator.coin_index(c) is not None)
+    burst = None
+    if burst_coin is not None:
+        if burst_coin not in (coins or DEFAULT_COINS):
+            raise UserError(
+                f"--burst-coin {burst_coin!r} is not a coin the sandbox posts about: use one of "
+                f"{', '.join(coins or DEFAULT_COINS)}"
+            )
+        if burst_minutes >= burst_every:
+            raise UserError("--burst-minutes must be shorter than --burst-every")
+        burst = Burst(burst_coin, burst_every, burst_minutes)
     servers = []
     try:
         for port, make in (
@@ -207,6 +230,7 @@ def serve(
                     faults=faults,
                     seed=seed,
                     quiet=not verbose,
+                    burst=burst,
                 ),
             ),
         ):
@@ -232,7 +256,12 @@ def serve(
     )
     click.echo(
         f"X sandbox: {x.url}  (export X_API_URL={x.url}; any X_BEARER_TOKEN works), "
-        f"{post_rate:g} posts/min",
+        f"{post_rate:g} posts/min"
+        + (
+            f"; {burst.coin} bursts for {burst.minutes:g} min every {burst.every_minutes:g} min"
+            if burst
+            else ""
+        ),
         err=True,
     )
     click.echo(f"CoinGecko rate limit {rate_limit}/min; Ctrl-C to stop", err=True)

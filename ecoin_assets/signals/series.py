@@ -269,7 +269,9 @@ def window_signals(
         "WHERE t.topic = ? AND p.created_at >= ? AND p.created_at < ?",
         [topic, (pd.Timestamp(end) - width).to_pydatetime(), end],
     ).fetchone()
-    ago = lambda ts: ((pd.Timestamp(end) - ts) // width).astype(int)  # noqa: E731  0: current
+    # windows back from `end`: a minute starting in [end - (k+1) w, end - k w) is in window k
+    # (0: the current one, the window's own first minute included)
+    ago = lambda ts: (-((ts - pd.Timestamp(end)) // width) - 1).astype(int)  # noqa: E731
     windows = pd.Series(0.0, index=range(baseline + 1))
     if first and first[0] is not None:  # windows before the topic's first post are unknown
         known = int((pd.Timestamp(end) - pd.Timestamp(first[0])) // width)

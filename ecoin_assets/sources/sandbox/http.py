@@ -2,7 +2,8 @@
 
 Subclasses route `GET` requests (and `POST` ones, through `route_post`); this base adds fault
 injection, a sliding-window rate limiter, call statistics, long-lived chunked answers
-(`Streamed`) and the `/_sandbox/*` control endpoints (`stats`, `faults`, `reset`) that tests and
+(`Streamed`) and the `/_sandbox/*` control endpoints (`stats`, `faults`, `reset`, and `webhook`,
+which records what is POSTed to it and lists it on GET) that tests and
 operators use.
 """
 
@@ -16,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -86,6 +88,8 @@ class SandboxServer(ThreadingHTTPServer, ABC):
         self.quiet = quiet
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        # what was POSTed to /_sandbox/webhook (a stand-in for Slack in the demo), newest last
+        self.webhook_calls: deque[dict] = deque(maxlen=200)
         super().__init__(address, SandboxHandler)
 
     @abstractmethod
@@ -255,6 +259,20 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 return self.send_json(400, {"error": f"bad fault config: {err}"})
             self.server.faults.configure(config)
             return self.send_json(200, self.server.faults.as_dict())
+        if name == "webhook" and self.command == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"null")
+            except ValueError:
+                return self.send_json(400, {"error": "the webhook takes JSON"})
+            received = datetime.now(UTC).isoformat(timespec="seconds")
+            with self.server._stats_lock:
+                self.server.webhook_calls.append({"received_at": received, "body": body})
+            return self.send_json(200, {"ok": True})
+        if name == "webhook" and self.command == "GET":
+            with self.server._stats_lock:
+                calls = list(self.server.webhook_calls)
+            return self.send_json(200, {"calls": calls})
         if name == "reset" and self.command == "POST":
             self.server.faults.configure(FaultConfig())
             self.server.limiter.reset()

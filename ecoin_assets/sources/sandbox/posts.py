@@ -158,6 +158,26 @@ def snowflake(ts_ms: int, sequence: int) -> int:
     return ((ts_ms - TWITTER_EPOCH_MS) << 22) | (sequence & 0x3FFFFF)
 
 
+@dataclass(frozen=True)
+class Burst:
+    """A topic that bursts: for `minutes` at the start of every `every_minutes` (UTC clock),
+    a `share` of the posts are about `coin`, so its volume jumps (what alerts watch for)."""
+
+    coin: str
+    every_minutes: float = 30.0
+    minutes: float = 2.0
+    share: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.minutes < self.every_minutes:
+            raise ValueError("a burst lasts more than 0 minutes and less than its period")
+        if not 0 < self.share <= 1:
+            raise ValueError("the burst share is in (0, 1]")
+
+    def active(self, ts_ms: int) -> bool:
+        return (ts_ms / 60_000) % self.every_minutes < self.minutes
+
+
 class PostStream:
     """Posts released every `60 / rate_per_minute` seconds from `start_ms`.
 
@@ -176,6 +196,7 @@ class PostStream:
         market: MarketSimulator | None = None,
         history_minutes: float = 0.0,
         history_rate_per_minute: float = 1.0,
+        burst: Burst | None = None,
     ):
         if rate_per_minute <= 0 or history_rate_per_minute <= 0:
             raise ValueError("the post rate must be positive")
@@ -184,6 +205,9 @@ class PostStream:
         unknown = [c for c in coins if c not in _NAME]
         if unknown:
             raise ValueError(f"the sandbox simulates no posts about {unknown}")
+        if burst is not None and burst.coin not in coins:
+            raise ValueError(f"the burst coin {burst.coin!r} is not one of {list(coins)}")
+        self.burst = burst
         self.coins = tuple(coins)
         self.interval_ms = 60_000 / rate_per_minute
         self.start_ms = start_ms
@@ -269,6 +293,13 @@ class PostStream:
                 referenced_retweet=source.id,
             )
         coin = self.coins[rng.randrange(len(self.coins))]
+        if (
+            self.burst
+            and k >= self.history_posts
+            and self.burst.active(ts)
+            and random.Random(f"{self.seed}:burst:{k}").random() < self.burst.share
+        ):
+            coin = self.burst.coin
         topics = (coin,)
         if roll < 0.22:
             text = rng.choice(_SPAM).format(name=_NAME[coin], sym=_SYMBOL[coin])

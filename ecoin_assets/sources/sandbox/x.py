@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.http import HTTPError, SandboxHandler, SandboxServer, Streamed
-from ecoin_assets.sources.sandbox.posts import Post, PostStream, snowflake
+from ecoin_assets.sources.sandbox.posts import Burst, Post, PostStream, snowflake
 from ecoin_assets.sources.x_query import PostText, Query, QueryError, parse
 
 SEARCH_PATH = "/2/tweets/search/recent"
@@ -204,6 +204,7 @@ class XSandbox(SandboxServer):
         clock: Callable[[], float] = time.time,
         seed: int = 2019,
         quiet: bool = True,
+        burst: Burst | None = None,
     ):
         if keep_alive_seconds <= 0:
             raise ValueError(f"keep_alive_seconds must be positive, not {keep_alive_seconds}")
@@ -225,6 +226,7 @@ class XSandbox(SandboxServer):
             seed=seed,
             history_minutes=history_days * 1440,
             history_rate_per_minute=history_rate_per_minute,
+            burst=burst,
         )
         self.requests_per_window = requests_per_window
         self.stream_connects_per_window = stream_connects_per_window
