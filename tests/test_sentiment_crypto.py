@@ -16,7 +16,7 @@ from ecoin_assets.sentiment.crypto_data import load_tagged
 from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.evaluation import balanced_polarity
 from ecoin_assets.sentiment.finetune import FinetuneConfig
-from ecoin_assets.sentiment.service import finetune_and_register
+from ecoin_assets.sentiment.service import activate_version, finetune_and_register
 from ecoin_assets.tweets.preprocess import clean_text, strip_text
 
 # The labelling guideline (MODEL_CARD.md): positive = bullish, optimistic, pleased; negative =
@@ -172,12 +172,18 @@ def test_finetuning_stores_a_model_with_its_own_encoder_that_serves(ecoin_home, 
     assert json.loads((folder / "model.json").read_text())["encoder_id"].startswith(
         "ecoin-crypto-minilm-L1-int8-"
     )
+    # a model fine-tuned on a dozen posts is worse than the bundled one: stored, not active
+    bundled = registry.bundled_version()
+    assert result["active"] is False and result["bentoml_tag"] is None
+    assert result["gate"]["active_version"] == bundled and result["gate"]["reasons"]
+    assert registry.active_version(ecoin_home) == bundled
+    tag = activate_version(ecoin_home, result["version"], force=True)
     classifier = registry.Classifier.load(ecoin_home)
     assert classifier.version == result["version"]
     assert classifier.encoder.graph == folder / "encoder.onnx"
     texts = [t for t, _ in tiny]
     stored = registry.Classifier.from_bento(
-        Path(use_store(ecoin_home).models.get(result["bentoml_tag"]).path), threads=1
+        Path(use_store(ecoin_home).models.get(tag).path), threads=1
     )
     assert np.allclose(stored.probabilities(texts), classifier.probabilities(texts))
     # a second run with the same configuration resumes from the checkpoint: no more epochs
