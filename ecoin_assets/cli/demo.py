@@ -220,17 +220,20 @@ def demo(start_text: str, dagster_days: int, port: int, serve: bool) -> None:
             for coin, result in zip(
                 coins, materialize_forecasts(defs, instance, coins), strict=True
             ):
-                if not result.success:
-                    raise UserError(f"the forecast run for {coin} failed; see the Dagster UI")
                 meta = {
                     e.asset_key.path[-1]: e.materialization.metadata
                     for e in result.get_asset_materialization_events()
                 }
+                model_meta = meta.get("price_model", {})
+                refused = "served" in model_meta and not model_meta["served"].value
+                if not result.success and not refused:
+                    raise UserError(f"the forecast run for {coin} failed; see the Dagster UI")
                 bt = meta["forecast_backtest"]
                 _say(
-                    f"  {coin}: model {meta['price_model']['model_version'].value}, "
+                    f"  {coin}: model {model_meta['model_version'].value}, "
                     f"7-day MASE {bt['mase_7d'].value:.3f}, "
                     f"80% interval coverage {bt['coverage_7d'].value:.0%}"
+                    + (f"; {model_meta['gate'].value}, not served" if refused else "")
                 )
             _say("registering the sentiment model and scoring stored posts")
             model = _run_job(defs, instance, "sentiment_job", "sentiment_model", "sentiment")
