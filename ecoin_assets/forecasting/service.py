@@ -21,6 +21,18 @@ from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import replace_rows
 
 FORECAST_DAYS = 14  # the daily forecast's days ahead (asset price_forecasts)
+FORECAST_COLUMNS = [  # a stored forecast point (`forecasts`)
+    "coin_id",
+    "forecast_date",
+    "target_date",
+    "model_version",
+    "horizon",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "interval",
+    "created_at",
+]
 # a stored backtest's scores per horizon (`forecast_backtests`, besides coin, model and time)
 BACKTEST_SCORES = [
     "horizon",
@@ -193,18 +205,7 @@ def store_forecast(db: Database, model: PriceModel, points: pd.DataFrame) -> Non
             con,
             "forecasts",
             rows.rename(columns={"date": "target_date"}),
-            [
-                "coin_id",
-                "forecast_date",
-                "target_date",
-                "model_version",
-                "horizon",
-                "yhat",
-                "yhat_lower",
-                "yhat_upper",
-                "interval",
-                "created_at",
-            ],
+            FORECAST_COLUMNS,
             {"coin_id": model.coin_id, "forecast_date": origin, "model_version": model.version},
         )
 
