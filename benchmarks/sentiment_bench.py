@@ -58,10 +58,10 @@ def _print_table(rows: list[dict], n: int, extra: str = "") -> None:
 
 def _depth_sweep(train_set, val, depths: list[int]) -> list[dict]:
     """The ecoin model trained once per encoder depth; encode_ms: one post on one core."""
+    from ecoin_assets.cleaning import clean_text
     from ecoin_assets.sentiment import registry
     from ecoin_assets.sentiment.encoder import SentenceEncoder, encoder_identity
     from ecoin_assets.sentiment.model import train
-    from ecoin_assets.tweets.preprocess import clean_text
 
     rows = []
     clean = [clean_text(t) for t in val.texts[:500]]
@@ -122,7 +122,7 @@ class _Vader:
 
 def _time_split(classifier, texts) -> dict[str, float]:
     """Milliseconds per post of each stage of the bundled model, on this machine."""
-    from ecoin_assets.tweets.preprocess import clean_text
+    from ecoin_assets.cleaning import clean_text
 
     out, n = {}, len(texts)
     started = time.perf_counter()
@@ -153,12 +153,12 @@ def main() -> int:
         print(f"no TweetEval data in {folder}: nothing to benchmark (the real data is not here)")
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    from ecoin_assets.cleaning import strip_text
     from ecoin_assets.sentiment import data, registry
     from ecoin_assets.sentiment.crypto_data import load_tagged
     from ecoin_assets.sentiment.encoder import SentenceEncoder
     from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
     from ecoin_assets.sentiment.model import train
-    from ecoin_assets.tweets.preprocess import strip_text
 
     train_set = data.load_split(folder, "train")
     val = data.load_split(folder, "val")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ecoin_assets.tweets.preprocess import (
+from ecoin_assets.cleaning import (
     Deduplicator,
     clean_text,
     duplicate_key,

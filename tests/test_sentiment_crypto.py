@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ecoin_assets.bento_store import use_store
+from ecoin_assets.cleaning import clean_text, strip_text
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.crypto_data import load_tagged
@@ -17,7 +18,6 @@ from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.evaluation import balanced_polarity
 from ecoin_assets.sentiment.finetune import FinetuneConfig
 from ecoin_assets.sentiment.service import activate_version, finetune_and_register
-from ecoin_assets.tweets.preprocess import clean_text, strip_text
 
 # The labelling guideline (MODEL_CARD.md): positive = bullish, optimistic, pleased; negative =
 # bearish, pessimistic, angry, scammed; neutral = news, questions, prices without a stance, spam.

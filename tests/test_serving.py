@@ -324,9 +324,9 @@ def test_sentiment_service_answers_like_the_cli_and_batches_concurrent_requests(
 
 
 def test_the_stream_service_can_score_through_the_sentiment_service(services, home):
+    from ecoin_assets.cleaning import clean_text
     from ecoin_assets.errors import SourceError
     from ecoin_assets.sentiment.remote import RemoteClassifier
-    from ecoin_assets.tweets.preprocess import clean_text
 
     remote = RemoteClassifier(services["sentiment"])
     local = sentiment_registry.Classifier.load(home)

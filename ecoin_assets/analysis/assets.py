@@ -10,9 +10,10 @@ from ecoin_assets.analysis.correlation import FREQUENCIES
 from ecoin_assets.analysis.publish import publish
 from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
 from ecoin_assets.config import load_settings
+from ecoin_assets.dagster_shared import DUCKDB_POOL, coin_partitions, md_table, per_coin_prices
 from ecoin_assets.errors import UserError
-from ecoin_assets.forecasting.assets import _md_table, _per_coin, coin_partitions, forecast_backtest
-from ecoin_assets.prices.assets import DUCKDB_POOL, prices, prices_hourly
+from ecoin_assets.forecasting.assets import forecast_backtest
+from ecoin_assets.prices.assets import prices, prices_hourly
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.sentiment.registry import active_version
@@ -22,7 +23,7 @@ from ecoin_assets.tweets.topics import active_topics, seeds, topic_coins
 @dg.asset(
     partitions_def=coin_partitions,
     automation_condition=AFTER_NEW_INPUTS,
-    deps=[_per_coin],
+    deps=[per_coin_prices],
     pool=DUCKDB_POOL,
     group_name="analysis",
     kinds={"duckdb"},
@@ -41,7 +42,7 @@ def finance_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg
         metadata={
             "days": len(features),
             "months_by_risk": {str(k): int(v) for k, v in risk.items()},
-            "latest": _md_table(features.tail(3).T.reset_index()),
+            "latest": md_table(features.tail(3).T.reset_index()),
         }
     )
 
@@ -62,7 +63,7 @@ def finance_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg
 def model_comparison(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
     table = service.compare_models(store.database(), context.partition_key)
     shown = table[["model", "n_origins", "mae", "mape", "mase"]].round(4)
-    return dg.MaterializeResult(metadata={"one_day_ahead": _md_table(shown)})
+    return dg.MaterializeResult(metadata={"one_day_ahead": md_table(shown)})
 
 
 analysis_coin_assets = [finance_features, model_comparison]

@@ -11,8 +11,8 @@ from ecoin_assets.analysis.finance import FINANCE_COLUMNS, finance_features, ris
 from ecoin_assets.analysis.linear import backtest_linear, scores
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.backtest import TEST_DAYS
-from ecoin_assets.forecasting.service import load_prices
 from ecoin_assets.prices.hourly import load_hourly
+from ecoin_assets.prices.store import load_prices
 from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import replace_rows
 from ecoin_assets.storage.sql import time_bucket

@@ -23,10 +23,9 @@ from ecoin_assets.analysis.correlation import (
 from ecoin_assets.errors import NoDataError, NotFoundError
 from ecoin_assets.forecasting.realized import stored_scores
 from ecoin_assets.sentiment.scoring import window_totals
-from ecoin_assets.signals.series import window_signals
+from ecoin_assets.signals.series import minute_series, window_signals
 from ecoin_assets.signals.trending import trending_terms
 from ecoin_assets.storage import Connection
-from ecoin_assets.storage.sql import ratio, time_bucket
 from ecoin_assets.tweets.topics import stored_topics
 
 # window name -> (length, minutes per point of its time series)
@@ -91,7 +90,7 @@ def read_snapshot(
     snapshot = Snapshot(
         taken_at=now,
         topics=known_topics,
-        series=_series(con, version, now - length, now, step),
+        series=minute_series(con, version, now - length, now, step),
         headlines=_headlines(con, version, now, length),
         posts=_latest_posts(con, version),
         coins=known_coins,
@@ -135,38 +134,6 @@ def _has_table(con: Connection, name: str) -> bool:
 
 def _column(con: Connection, sql: str) -> list:
     return [row[0] for row in con.execute(sql).fetchall()]
-
-
-def _series(con, version: str, start: datetime, end: datetime, step: int) -> pd.DataFrame:
-    """Per topic and point of `step` minutes: posts a minute (volume), posts scored, mean
-    sentiment (each post once), label shares and the volume-weighted score."""
-    bucket = time_bucket(con, "minute")
-    return con.execute(
-        f"""
-        WITH volume AS (
-            SELECT topic, ts, sum(posts) AS posts
-            FROM (SELECT topic, posts, {bucket} AS ts FROM topic_minute_stats
-                  WHERE minute >= ? AND minute < ?) bucketed
-            GROUP BY topic, ts
-        ), mood AS (
-            SELECT topic, ts, sum(scored) AS scored, sum(mean_sentiment * scored) AS total,
-                   sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
-            FROM (SELECT *, {bucket} AS ts FROM topic_minute_sentiment
-                  WHERE model_version = ? AND minute >= ? AND minute < ?) bucketed
-            GROUP BY topic, ts
-        )
-        SELECT topic, ts, coalesce(posts, 0) / ? AS posts_per_min,
-               coalesce(scored, 0) AS scored,
-               total / scored AS mean_sentiment,
-               {ratio("negative", "scored")} AS share_negative,
-               {ratio("neutral", "scored")} AS share_neutral,
-               {ratio("positive", "scored")} AS share_positive,
-               total / scored * ln(1 + scored) AS weighted_sentiment
-        FROM volume FULL JOIN mood USING (topic, ts)
-        ORDER BY topic, ts
-        """,
-        [step, start, end, step, version, start, end, float(step)],
-    ).df()
 
 
 def _headlines(con, version: str, now: datetime, length: timedelta) -> pd.DataFrame:

@@ -2,40 +2,25 @@
 
 import base64
 import io
-import warnings
 
 import dagster as dg
 import pandas as pd
 
 from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
 from ecoin_assets.config import load_settings
+from ecoin_assets.dagster_shared import DUCKDB_POOL, coin_partitions, md_table, per_coin_prices
 from ecoin_assets.errors import NoDataError
 from ecoin_assets.forecasting import gate, realized, service
 from ecoin_assets.forecasting.backtest import Backtest
 from ecoin_assets.forecasting.model import served_version
 from ecoin_assets.forecasting.registry import register_bentoml
-from ecoin_assets.prices.assets import DUCKDB_POOL, prices
 from ecoin_assets.resources import EcoinStore
-
-# The coin-dimension mapping from `prices` (coin x day) is marked beta in Dagster 1.13.
-warnings.filterwarnings(
-    "ignore", message="Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning
-)
-coin_partitions = dg.StaticPartitionsDefinition(list(load_settings().coins))
-_per_coin = dg.AssetDep(
-    prices,
-    partition_mapping=dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="coin"),
-)
-
-
-def _md_table(frame: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=".4g"))
 
 
 @dg.asset(
     partitions_def=coin_partitions,
     automation_condition=AFTER_NEW_INPUTS,
-    deps=[_per_coin],
+    deps=[per_coin_prices],
     pool=DUCKDB_POOL,
     group_name="forecasting",
     kinds={"duckdb", "pandas"},
@@ -51,7 +36,7 @@ def price_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.M
             "dagster/row_count": len(frame),
             "first_date": str(frame["date"].iloc[0]),
             "last_date": str(frame["date"].iloc[-1]),
-            "preview": _md_table(frame.tail(5)),
+            "preview": md_table(frame.tail(5)),
         }
     )
 
@@ -108,7 +93,7 @@ def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.Mate
             "interval": model.config.interval,
             "path": str(home / "models" / model.coin_id / model.version),
             "bentoml_tag": bento_tag,
-            "calibration": _md_table(
+            "calibration": md_table(
                 pd.DataFrame(
                     {
                         "horizon": steps,
@@ -184,7 +169,7 @@ def forecast_backtest(context: dg.AssetExecutionContext, store: EcoinStore) -> d
             "mase_7d": round(seven["mase"], 4),
             "coverage_7d": round(seven["coverage"], 4),
             "beats_naive_7d": bool(seven["mase"] < 1),
-            "metrics": _md_table(table),
+            "metrics": md_table(table),
             "forecast_vs_actual_7d": _plot(result, 7),
         }
     )
@@ -213,7 +198,7 @@ def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.
         metadata={
             "model_version": model.version,
             "forecast_date": str(points["date"].iloc[0] - pd.Timedelta(days=1)),
-            "forecast": _md_table(points),
+            "forecast": md_table(points),
         }
     )
 
@@ -221,7 +206,7 @@ def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.
 @dg.asset(
     partitions_def=coin_partitions,
     automation_condition=AFTER_NEW_INPUTS,
-    deps=[price_forecasts, _per_coin],
+    deps=[price_forecasts, per_coin_prices],
     pool=DUCKDB_POOL,
     group_name="forecasting",
     kinds={"duckdb"},
@@ -246,7 +231,7 @@ def forecast_scores(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.
             metadata[f"mase_7d_{window}d"] = round(float(seven["mase"].iloc[0]), 4)
             metadata[f"coverage_7d_{window}d"] = round(float(seven["coverage"].iloc[0]), 4)
     shown = summary[summary["horizon"].isin([1, 7, 14, 30])].drop(columns="coin_id")
-    metadata["scores"] = _md_table(shown)
+    metadata["scores"] = md_table(shown)
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -22,12 +22,8 @@ from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.forecasting.backtest import price_paths
 from ecoin_assets.forecasting.model import ModelConfig
 from ecoin_assets.forecasting.realized import score_new_forecasts
-from ecoin_assets.forecasting.service import (
-    FORECAST_COLUMNS,
-    FORECAST_DAYS,
-    load_prices,
-    new_version,
-)
+from ecoin_assets.forecasting.service import FORECAST_COLUMNS, FORECAST_DAYS, new_version
+from ecoin_assets.prices.store import load_prices
 from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import insert_frame
 

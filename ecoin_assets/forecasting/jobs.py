@@ -4,9 +4,11 @@ their inputs are new (ecoin_assets/automation.py)."""
 
 import dagster as dg
 
-from ecoin_assets.analysis.assets import analysis_coin_assets
 from ecoin_assets.forecasting.assets import forecasting_assets
 
+# the analysis domain's per-coin assets by key: analysis builds on forecasting, not back
 forecast_job = dg.define_asset_job(
-    "forecast_job", selection=[*forecasting_assets, *analysis_coin_assets]
+    "forecast_job",
+    selection=dg.AssetSelection.assets(*forecasting_assets)
+    | dg.AssetSelection.assets("finance_features", "model_comparison"),
 )

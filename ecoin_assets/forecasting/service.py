@@ -10,13 +10,14 @@ from pathlib import Path
 import pandas as pd
 
 from ecoin_assets.config import validate_coin_id
-from ecoin_assets.errors import InvalidInputError, UserError
+from ecoin_assets.errors import InvalidInputError
 from ecoin_assets.forecasting import gate
 from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.forecasting.backtest import Backtest, run_backtest
 from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 from ecoin_assets.forecasting.gate import Verdict
 from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig, PriceModel
+from ecoin_assets.prices.store import load_prices
 from ecoin_assets.storage import Database
 from ecoin_assets.storage.rows import replace_rows
 
@@ -46,21 +47,6 @@ BACKTEST_SCORES = [
     "test_start",
     "test_end",
 ]
-
-
-def load_prices(db: Database, coin_id: str) -> pd.DataFrame:
-    coin_id = validate_coin_id(coin_id)
-    frame = db.query_df(
-        "SELECT coin_id, date, price_usd, market_cap_usd, volume_usd FROM prices "
-        "WHERE coin_id = ? ORDER BY date",
-        [coin_id],
-    )
-    if frame.empty:
-        raise UserError(
-            f"no prices stored for {coin_id}: fetch them first, e.g. 'ecoin prices fetch "
-            f"--coin {coin_id} --start 2022-01-01 --end <yesterday>'"
-        )
-    return frame
 
 
 def new_version(coin_id: str, prices: pd.DataFrame, config: ModelConfig) -> str:

@@ -13,14 +13,12 @@ from ecoin_assets.automation import (
     on_clock,
     stale_after,
 )
+from ecoin_assets.dagster_shared import DUCKDB_POOL
 from ecoin_assets.prices import analysis
 from ecoin_assets.prices.fetch import store_results
 from ecoin_assets.prices.partitions import coin_ranges, price_partitions
 from ecoin_assets.resources import CoinGeckoResource, EcoinStore
 from ecoin_assets.storage import Connection
-
-DUCKDB_POOL = "duckdb"  # one DuckDB writer at a time (limit set in dagster.yaml)
-
 
 # `backfill_policy` is marked beta in Dagster 1.13; single-run backfills are what we need.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)

@@ -16,8 +16,10 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
+from ecoin_assets.config import validate_coin_id
+from ecoin_assets.errors import NotFoundError
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
-from ecoin_assets.storage import Connection
+from ecoin_assets.storage import Connection, Database
 
 PRICE_COLUMNS = ["coin_id", "date", "price_usd", "market_cap_usd", "volume_usd"]
 VALUE_COLUMNS = ["price_usd", "market_cap_usd", "volume_usd"]
@@ -181,3 +183,18 @@ def store_answers(con: Connection, answers: Sequence[ApiAnswer]) -> int:
             "INSERT INTO raw_coingecko_answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
     return len(rows)
+
+
+def load_prices(db: Database, coin_id: str) -> pd.DataFrame:
+    coin_id = validate_coin_id(coin_id)
+    frame = db.query_df(
+        "SELECT coin_id, date, price_usd, market_cap_usd, volume_usd FROM prices "
+        "WHERE coin_id = ? ORDER BY date",
+        [coin_id],
+    )
+    if frame.empty:
+        raise NotFoundError(
+            f"no prices stored for {coin_id}: fetch them first, e.g. 'ecoin prices fetch "
+            f"--coin {coin_id} --start 2022-01-01 --end <yesterday>'"
+        )
+    return frame

@@ -5,12 +5,8 @@ import dagster as dg
 
 from ecoin_assets.analysis.assets import finance_features, model_comparison
 from ecoin_assets.automation import DAILY_REPORTS_CRON, after_new, on_new_posts
-from ecoin_assets.forecasting.assets import (
-    _per_coin,
-    coin_partitions,
-    forecast_backtest,
-    price_forecasts,
-)
+from ecoin_assets.dagster_shared import coin_partitions, per_coin_prices
+from ecoin_assets.forecasting.assets import forecast_backtest, price_forecasts
 from ecoin_assets.reports.render import Rendered, render_coin_report, render_sentiment_report
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.tweets.assets import topic_partitions, x_posts
@@ -28,7 +24,7 @@ def _metadata(rendered: Rendered) -> dict:
 
 @dg.asset(
     partitions_def=coin_partitions,
-    deps=[_per_coin, finance_features, price_forecasts, forecast_backtest, model_comparison],
+    deps=[per_coin_prices, finance_features, price_forecasts, forecast_backtest, model_comparison],
     automation_condition=after_new("price_forecasts"),
     group_name="reports",
     kinds={"jupyter", "matplotlib"},

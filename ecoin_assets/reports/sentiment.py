@@ -20,13 +20,13 @@ import pandas as pd
 from IPython.display import Image, Markdown
 from pandas.io.formats.style import Styler
 
+from ecoin_assets.cleaning import WORD_RE, clean_text, tokenize
 from ecoin_assets.config import Settings, load_settings
-from ecoin_assets.dashboard.snapshot import _series as minute_series
 from ecoin_assets.reports import display
 from ecoin_assets.reports.params import SentimentParams, report_database, sentiment_params
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.sentiment.scoring import window_totals
-from ecoin_assets.tweets.preprocess import WORD_RE, clean_text, tokenize
+from ecoin_assets.signals.series import minute_series
 
 STEPS = (1, 5, 15, 60, 360, 1440)  # minutes per point of the time series
 MAX_POINTS = 240

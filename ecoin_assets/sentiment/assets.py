@@ -5,7 +5,7 @@ from pydantic import Field
 
 from ecoin_assets.automation import on_new_posts
 from ecoin_assets.config import load_settings
-from ecoin_assets.prices.assets import DUCKDB_POOL
+from ecoin_assets.dagster_shared import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore
 from ecoin_assets.sentiment import drift, registry
 from ecoin_assets.sentiment.data import load_seed

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ecoin_assets.tweets.preprocess import clean_text
+from ecoin_assets.cleaning import clean_text
 
 VADER_THRESHOLD = 0.05
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ecoin_assets.cleaning import clean_text, strip_text
 from ecoin_assets.sentiment.encoder import source_model_dir, tokenizer_file, write_int8_graph
-from ecoin_assets.tweets.preprocess import clean_text, strip_text
 
 POOL_SCALE = 20.0  # normalized embeddings are scaled before the head, so logits can be large
 TRAIN_TOKENS = 64  # training truncates here (tweets are 20-60 tokens); inference at MAX_TOKENS

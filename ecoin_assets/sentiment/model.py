@@ -1,5 +1,5 @@
 """The sentiment model: one multinomial logistic regression over three feature blocks of the
-clean post (the same cleaning as ingestion, `tweets.preprocess.clean_text`):
+clean post (the same cleaning as ingestion, `cleaning.clean_text`):
 
 1. a MiniLM sentence embedding, 384 values: from the shared encoder (`encoder.py`: 3 of its
    6 layers, frozen) for `ecoin sentiment train`, or from the model's own encoder, MiniLM's
@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ecoin_assets.cleaning import clean_text
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment.crypto_lexicon import CRYPTO_LEXICON
 from ecoin_assets.sentiment.data import LABELS, LabelledSet
 from ecoin_assets.sentiment.encoder import EMBEDDING_DIM, SentenceEncoder
-from ecoin_assets.tweets.preprocess import clean_text
 
 HASH_BITS = 17
 TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # words, and the marks that carry tone

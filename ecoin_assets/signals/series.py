@@ -32,7 +32,7 @@ import pandas as pd
 from ecoin_assets.errors import NoDataError, NotFoundError
 from ecoin_assets.signals.periods import Interval
 from ecoin_assets.storage import Connection
-from ecoin_assets.storage.sql import period_start
+from ecoin_assets.storage.sql import period_start, ratio, time_bucket
 
 SIGNAL_COLUMNS = [
     "ts",
@@ -312,3 +312,37 @@ def window_signals(
         "volume_z": None if pd.isna(volume_z) else float(volume_z),
         "sentiment_z": None if pd.isna(sentiment_z) else float(sentiment_z),
     }
+
+
+def minute_series(
+    con: Connection, version: str, start: datetime, end: datetime, step: int
+) -> pd.DataFrame:
+    """Per topic and point of `step` minutes: posts a minute (volume), posts scored, mean
+    sentiment (each post once), label shares and the volume-weighted score."""
+    bucket = time_bucket(con, "minute")
+    return con.execute(
+        f"""
+        WITH volume AS (
+            SELECT topic, ts, sum(posts) AS posts
+            FROM (SELECT topic, posts, {bucket} AS ts FROM topic_minute_stats
+                  WHERE minute >= ? AND minute < ?) bucketed
+            GROUP BY topic, ts
+        ), mood AS (
+            SELECT topic, ts, sum(scored) AS scored, sum(mean_sentiment * scored) AS total,
+                   sum(negative) AS negative, sum(neutral) AS neutral, sum(positive) AS positive
+            FROM (SELECT *, {bucket} AS ts FROM topic_minute_sentiment
+                  WHERE model_version = ? AND minute >= ? AND minute < ?) bucketed
+            GROUP BY topic, ts
+        )
+        SELECT topic, ts, coalesce(posts, 0) / ? AS posts_per_min,
+               coalesce(scored, 0) AS scored,
+               total / scored AS mean_sentiment,
+               {ratio("negative", "scored")} AS share_negative,
+               {ratio("neutral", "scored")} AS share_neutral,
+               {ratio("positive", "scored")} AS share_positive,
+               total / scored * ln(1 + scored) AS weighted_sentiment
+        FROM volume FULL JOIN mood USING (topic, ts)
+        ORDER BY topic, ts
+        """,
+        [step, start, end, step, version, start, end, float(step)],
+    ).df()

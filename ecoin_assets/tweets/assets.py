@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.prices.assets import DUCKDB_POOL
+from ecoin_assets.dagster_shared import DUCKDB_POOL
 from ecoin_assets.resources import EcoinStore, XResource
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.tweets.ingest import ingest_once

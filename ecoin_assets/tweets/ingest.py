@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from ecoin_assets.cleaning import Deduplicator, duplicate_key, preprocess
 from ecoin_assets.sources.x import Tweet, XSource
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
-from ecoin_assets.tweets.preprocess import Deduplicator, duplicate_key, preprocess
 from ecoin_assets.tweets.terms import term_counts
 from ecoin_assets.tweets.topics import as_queries
 

@@ -17,7 +17,7 @@ from datetime import datetime
 import emoji
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from ecoin_assets.tweets.preprocess import CASHTAG_RE, HASHTAG_RE, MENTION_RE, URL_RE
+from ecoin_assets.cleaning import CASHTAG_RE, HASHTAG_RE, MENTION_RE, URL_RE
 
 BUCKET_MINUTES = 10
 _WORDS = re.compile(r"(?<![\w#$@])[^\W\d_]{3,}(?:['’][^\W\d_]+)?")

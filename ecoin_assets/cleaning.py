@@ -1,4 +1,5 @@
-"""Cleaning, tokenization and filtering of X posts (plain functions, no I/O).
+"""Cleaning, tokenization and filtering of X posts (plain functions, no I/O): the one place
+for it, shared by ingestion (`tweets`) and the sentiment model (`sentiment`).
 
 The clean text follows TweetEval's conventions, so that a sentiment model trained there sees
 the same kind of text: user mentions become `@user` and links become `http`. Hashtags keep
