@@ -197,6 +197,10 @@ def test_sentiment_report_shows_every_section(home: Path):
     assert "<strong>Note:</strong>" not in body
     for label in ("negative", "neutral", "positive"):
         assert f">{label}<" in body
+    # the social signals per day, and the alerts of the window (none fired here)
+    for column in ("authors", "dominance (%)", "engaged sentiment", "volume z"):
+        assert f">{column}<" in body
+    assert "No alert on this topic fired in the window." in body
 
 
 def test_empty_data_renders_with_notes(home: Path):

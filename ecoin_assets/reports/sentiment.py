@@ -20,13 +20,15 @@ import pandas as pd
 from IPython.display import Image, Markdown
 from pandas.io.formats.style import Styler
 
+from ecoin_assets.alerts.watch import alert_history
 from ecoin_assets.cleaning import WORD_RE, clean_text, tokenize
 from ecoin_assets.config import Settings, load_settings
 from ecoin_assets.reports import display
 from ecoin_assets.reports.params import SentimentParams, report_database, sentiment_params
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.sentiment.scoring import window_totals
-from ecoin_assets.signals.series import minute_series
+from ecoin_assets.signals.periods import INTERVALS
+from ecoin_assets.signals.series import minute_series, topic_signals
 
 STEPS = (1, 5, 15, 60, 360, 1440)  # minutes per point of the time series
 MAX_POINTS = 240
@@ -64,6 +66,9 @@ def post_terms(text: str, ignore: frozenset[str]) -> set[str]:
     """The distinct words of a post, as ingestion tokenizes them, without emoji and `ignore`."""
     plain = clean_text(emoji.replace_emoji(text, " "))
     return {t for t in tokenize(plain) if len(t) > 1 and WORD_RE.search(t) and t not in ignore}
+
+
+DAY = INTERVALS["day"]
 
 
 class SentimentReport:
@@ -268,6 +273,55 @@ class SentimentReport:
         ax.set_ylabel("word")
         ax.set_title(f"'{self.topic}': most frequent words")
         return display.image(fig)
+
+    def signals_table(self) -> Styler | Markdown:
+        """Per day: the social signals `/signals` serves (volume, authors, dominance,
+        sentiment, engagement-weighted sentiment, volume z-score against the days before)."""
+        with self.db.read() as con:
+            frame = topic_signals(
+                con, self.topic, self.version, self.window.since, self.window.until, DAY
+            )
+        frame = frame[frame["volume"] > 0]
+        if frame.empty:
+            return self._none()
+        shown = pd.DataFrame(
+            {
+                "day (UTC)": pd.to_datetime(frame["ts"]).dt.strftime("%Y-%m-%d"),
+                "posts": frame["volume"],
+                "authors": frame["authors"],
+                "dominance (%)": frame["dominance"] * 100,
+                "sentiment": frame["sentiment"],
+                "engaged sentiment": frame["engaged_sentiment"],
+                "volume z": frame["volume_z"],
+            }
+        )
+        formats = {
+            "posts": "{:,.0f}",
+            "authors": "{:,.0f}",
+            "dominance (%)": "{:.1f}",
+            "sentiment": "{:+.3f}",
+            "engaged sentiment": "{:+.3f}",
+            "volume z": "{:+.2f}",
+        }
+        return display.table(shown, formats).set_caption(
+            "Dominance: the topic's share of all tracked posts; engaged sentiment weighs each post "
+            "by its likes, retweets, replies and quotes; volume z against the days before."
+        )
+
+    def alerts_table(self) -> Styler | Markdown:
+        """The topic's alert firings in the window, newest first."""
+        with self.db.read() as con:
+            frame = alert_history(con, self.window.since, self.window.until, self.topic)
+        if frame.empty:
+            return Markdown("*No alert on this topic fired in the window.*")
+        shown = pd.DataFrame(
+            {
+                "fired (UTC)": pd.to_datetime(frame["fired_at"]).dt.strftime("%Y-%m-%d %H:%M"),
+                "alert": frame["text"],
+                "delivered": frame["delivered_at"].notna().map({True: "yes", False: "no"}),
+            }
+        )
+        return display.table(shown)
 
     def emoji_table(self) -> Styler | Markdown:
         if self.emoji_counts.empty:
