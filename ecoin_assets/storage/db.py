@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,19 +126,13 @@ class DuckDBBackend:
         """A short-lived read-only connection. The file and schema are created if missing, and
         a file an earlier release made gets its new tables and columns (once per file)."""
         if self._schema_unchecked():
-            try:
-                self._lock.acquire(timeout=0)
-            except Timeout:
-                pass  # a writer holds the file, and writers bring its schema up to date
-            else:
+            # a writer holding the file brings its schema up to date: never wait for it
+            with suppress(Timeout), self._lock.acquire(timeout=0):
+                con = self._open(read_only=False)
                 try:
-                    con = self._open(read_only=False)
-                    try:
-                        self._check_schema(con)
-                    finally:
-                        con.close()
+                    self._check_schema(con)
                 finally:
-                    self._lock.release()
+                    con.close()
         con = self._open(read_only=True)
         try:
             yield con
