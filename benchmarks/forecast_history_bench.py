@@ -25,14 +25,14 @@ DAYS = 90 + 14  # every target of the 90-day window at 14 days ahead has its for
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "coingecko_prices"
 
 
-def _backtest_scores(paths: pd.DataFrame, first: pd.Timestamp, horizon: int) -> tuple:
-    part = paths[(paths["horizon"] == horizon) & (paths["target"] >= first)]
-    error = (part["actual"] - part["yhat"]).abs().mean()
-    naive = (part["actual"] - part["naive"]).abs().mean()
-    inside = (
-        (part["yhat_lower"] <= part["actual"]) & (part["actual"] <= part["yhat_upper"])
-    ).mean()
-    return error / naive, inside
+def _backtest_summary(paths: pd.DataFrame, coin: str, as_of, interval: float) -> pd.DataFrame:
+    """The backtest's paths scored as `ecoin forecast scores` scores stored forecasts."""
+    from ecoin_assets.forecasting.realized import summarize
+
+    points = paths.rename(columns={"target": "target_date"}).assign(
+        coin_id=coin, interval=interval, target_date=lambda f: f["target_date"].dt.date
+    )
+    return summarize(points, as_of, (90,)).set_index("horizon")
 
 
 def main() -> int:
@@ -68,13 +68,15 @@ def main() -> int:
             seconds = time.perf_counter() - started
             summary = realized_scores(db, coin, windows=(90,)).set_index("horizon")
             backtest = service.backtest(db, coin, max(HORIZONS))
-            first = pd.Timestamp(last - timedelta(days=89))
+            same_days = _backtest_summary(
+                backtest.paths, coin, last, backtest.model.config.interval
+            )
             cells = []
             for h in HORIZONS:
-                mase, cover = _backtest_scores(backtest.paths, first, h)
+                realized, replayed = summary.loc[h], same_days.loc[h]
                 cells.append(
-                    f"{summary.loc[h, 'mase']:.3f} / {mase:.3f} | "
-                    f"{summary.loc[h, 'coverage']:.0%} / {cover:.0%}"
+                    f"{realized['mase']:.3f} / {replayed['mase']:.3f} | "
+                    f"{realized['coverage']:.0%} / {replayed['coverage']:.0%}"
                 )
             print(
                 f"| {coin} | {done.issued_days} | {len(done.models)} | {seconds:.0f} | "
