@@ -1,6 +1,9 @@
-"""Settings from the environment (see DESIGN.md, "Configuration").
+"""Settings from the environment: the one module that reads it.
 
-Every variable is optional. Secrets (API keys, tokens) are read here and nowhere else, and
+Every variable is optional. Entry points (the CLI, the Dagster definitions, the services, the
+dashboard, the report notebooks) call `load_settings()` once, or build the `EcoinSettings`
+resource (resources.py), and hand the result down; domain code never reads the environment.
+Secrets (API keys, tokens, the database URL) are read here and nowhere else, and
 `Settings.__repr__` never shows them.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +38,37 @@ def validate_coin_id(coin: str) -> str:
     return cid
 
 
-def _csv_env(name: str) -> tuple[str, ...]:
-    raw = os.environ.get(name, "")
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+#: `Settings` inputs: the `EcoinSettings` resource field for each variable
+VARIABLES = {
+    "ecoin_home": "ECOIN_HOME",
+    "ecoin_mode": "ECOIN_MODE",
+    "ecoin_coins": "ECOIN_COINS",
+    "ecoin_topics": "ECOIN_TOPICS",
+    "coingecko_api_url": "COINGECKO_API_URL",
+    "x_api_url": "X_API_URL",
+    "ecoin_sentiment_url": "ECOIN_SENTIMENT_URL",
+}
+#: the secret ones: passed to Dagster as `EnvVar`s, never as values
+SECRET_VARIABLES = {
+    "coingecko_demo_api_key": "COINGECKO_DEMO_API_KEY",
+    "coingecko_pro_api_key": "COINGECKO_PRO_API_KEY",
+    "x_bearer_token": "X_BEARER_TOKEN",
+    "ecoin_database_url": "ECOIN_DATABASE_URL",
+}
+
+
+def read_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `Settings` variables set (non-empty) in `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    names = (*VARIABLES.values(), *SECRET_VARIABLES.values())
+    return {name: env[name] for name in names if env.get(name)}
+
+
+def environment_value(name: str) -> str | None:
+    """A variable looked up when it is used rather than at start, for the few that must be:
+    `DAGSTER_HOME` (Dagster's own), `ECOIN_ENCODER_CACHE` (a build cache shared by test
+    runs) and the webhook secrets alerts name as `env:NAME` (resolved only to send)."""
+    return os.environ.get(name) or None
 
 
 @dataclass(frozen=True)
@@ -65,9 +97,9 @@ class Settings:
         return self.home / "dagster"
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `env` (default: the process environment)."""
-    env = dict(os.environ if env is None else env)
+    env = read_environment(env)
     mode = env.get("ECOIN_MODE", "sandbox").strip().lower() or "sandbox"
     if mode not in ("sandbox", "live"):
         raise UserError(f"ECOIN_MODE must be 'sandbox' or 'live', not {mode!r}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from ecoin_assets.config import Settings
+from ecoin_assets.config import Settings, environment_value
 
 # Telemetry off (no network), no first-visit community/newsletter dialog in the UI (`nux`);
 # one op at a time in the `duckdb` pool: DuckDB has one writer.
@@ -23,7 +22,7 @@ _EARLIER = ("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_l
 
 
 def dagster_home(settings: Settings) -> Path:
-    return Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).resolve()
+    return Path(environment_value("DAGSTER_HOME") or settings.dagster_home).resolve()
 
 
 def ensure_dagster_home(settings: Settings) -> Path:

@@ -14,7 +14,11 @@ DUCKDB_POOL = "duckdb"  # one DuckDB writer at a time (limit set in dagster.yaml
 warnings.filterwarnings(
     "ignore", message="Class `MultiToSingleDimensionPartitionMapping`", category=dg.BetaWarning
 )
-coin_partitions = dg.StaticPartitionsDefinition(list(load_settings().coins))
+# Dagster needs the partition keys when the definitions load, before any resource exists, so
+# the coins (ECOIN_COINS) are the one setting read at import; changing them means reloading the
+# code location, as with any static partitions.
+PARTITION_COINS = load_settings().coins
+coin_partitions = dg.StaticPartitionsDefinition(list(PARTITION_COINS))
 # a coin's partition depends on every day of that coin's prices
 per_coin_prices = dg.AssetDep(
     "prices",

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from ecoin_assets.automation import automation_sensor
-from ecoin_assets.definitions import defs
+from ecoin_assets.definitions import build_defs, defs
 from ecoin_assets.sources.coingecko import utc_today
 from ecoin_assets.storage import Database
 
@@ -147,7 +147,7 @@ def test_the_prices_run_carries_its_blocking_checks(sandbox, ecoin_home, monkeyp
     monkeypatch.setenv("COINGECKO_API_URL", sandbox.api_url)
     today = utc_today()
     day = dg.MultiPartitionKey({"coin": "bitcoin", "date": today.isoformat()})
-    job = defs.resolve_job_def("daily_prices_job")
+    job = build_defs().resolve_job_def("daily_prices_job")  # on the patched environment
     with dg.DagsterInstance.ephemeral() as instance:
         tick = Ticks(instance, datetime.combine(today, time(0, 20), UTC))
         tick()

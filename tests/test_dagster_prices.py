@@ -8,12 +8,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ecoin_assets.definitions import defs
+from ecoin_assets.definitions import build_defs, defs
 from ecoin_assets.prices.assets import analysis_assets, prices
 from ecoin_assets.prices.backfill import PARTITION_RANGE_END, PARTITION_RANGE_START, backfill_prices
 from ecoin_assets.prices.checks import price_checks
 from ecoin_assets.prices.store import points_frame, upsert_prices
-from ecoin_assets.resources import CoinGeckoResource, EcoinStore
+from ecoin_assets.resources import CoinGeckoResource, EcoinSettings, EcoinStore
 from ecoin_assets.sources.coingecko import DailyPoint
 from ecoin_assets.storage import Database
 
@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def env(sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("COINGECKO_API_URL", sandbox.api_url)
     db_path = tmp_path / "ecoin.duckdb"
+    settings = EcoinSettings(ecoin_home=str(tmp_path), coingecko_api_url=sandbox.api_url)
     resources = {
-        "store": EcoinStore(path=str(db_path)),
-        "coingecko": CoinGeckoResource(max_attempts=4, backoff_seconds=0.01),
+        "settings": settings,
+        "store": EcoinStore(settings=settings),
+        "coingecko": CoinGeckoResource(settings=settings, max_attempts=4, backoff_seconds=0.01),
     }
     return Database(db_path), resources
 
@@ -138,7 +140,7 @@ def test_backfill_runs_once_per_coin(env, sandbox, monkeypatch, tmp_path):
     monkeypatch.setenv("ECOIN_HOME", str(tmp_path))
     with dg.DagsterInstance.ephemeral() as instance:
         results = backfill_prices(
-            defs, instance, ["bitcoin", "dogecoin"], date(2023, 12, 1), date(2024, 1, 31)
+            build_defs(), instance, ["bitcoin", "dogecoin"], date(2023, 12, 1), date(2024, 1, 31)
         )
         assert [r.success for r in results] == [True, True]
         runs = instance.get_runs()

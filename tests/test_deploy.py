@@ -629,7 +629,7 @@ def test_instance_on_postgres_materializes_prices(
         PostgresScheduleStorage,
     )
 
-    from ecoin_assets.definitions import defs
+    from ecoin_assets.definitions import build_defs
     from ecoin_assets.prices.backfill import backfill_prices
     from ecoin_assets.storage import Database
 
@@ -652,7 +652,7 @@ def test_instance_on_postgres_materializes_prices(
         assert logs_dir == ecoin_home / "dagster" / "storage"
 
         (result,) = backfill_prices(
-            defs, instance, ["bitcoin"], date(2024, 1, 1), date(2024, 1, 31)
+            build_defs(), instance, ["bitcoin"], date(2024, 1, 1), date(2024, 1, 31)
         )
         assert result.success
         run_id = result.run_id

@@ -209,10 +209,10 @@ def test_the_correlation_asset_reports_each_coin(monkeypatch):
     import dagster as dg
 
     from ecoin_assets.analysis.assets import sentiment_price_correlation
-    from ecoin_assets.resources import EcoinStore
+    from ecoin_assets.resources import build_resources
 
     monkeypatch.setenv("ECOIN_COINS", "bitcoin,ethereum")
-    result = dg.materialize([sentiment_price_correlation], resources={"store": EcoinStore()})
+    result = dg.materialize([sentiment_price_correlation], resources=build_resources())
     assert result.success
     meta = result.asset_materializations_for_node("sentiment_price_correlation")[0].metadata
     for freq in ("hourly", "daily"):

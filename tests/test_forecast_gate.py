@@ -127,7 +127,7 @@ def test_a_bad_model_is_refused_stays_stored_and_only_force_serves_it(ecoin_home
     assert json.loads(run_ecoin("forecast", "models", "--coin", COIN, "--json").stdout)[0][
         "verdict"
     ]["forced"]
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(load_settings())) as client:
         answer = client.get("/forecast_models", params={"coin": COIN})
         assert answer.status_code == 200, answer.text
         listed = answer.json()["rows"]

@@ -94,7 +94,7 @@ def test_points_are_scored_once_when_their_day_has_a_price_and_the_first_issued_
     with pytest.raises(NotFoundError, match="no prices stored for coin 'bitcoin'"):
         realized_scores(db, "bitcoin")
     _store(db, prices.assign(coin_id="bitcoin"))
-    with pytest.raises(NoDataError, match="ecoin forecast history --coin bitcoin"):
+    with pytest.raises(NoDataError, match="has reached its target day yet"):
         realized_scores(db, "bitcoin")
 
 
@@ -182,7 +182,7 @@ def test_cli_api_and_asset_give_the_same_scores(ecoin_home, monkeypatch):
     proc = run_ecoin("forecast", "scores", "--coin", COIN)
     assert proc.returncode == 0 and "MASE" in proc.stdout and "90 days" in proc.stdout
 
-    with TestClient(create_app()) as client:
+    with TestClient(create_app(load_settings())) as client:
         answer = client.get("/forecast_scores", params={"coin": COIN, "horizon": 7})
         assert answer.status_code == 200, answer.text
         rows = answer.json()["rows"]
@@ -193,14 +193,14 @@ def test_cli_api_and_asset_give_the_same_scores(ecoin_home, monkeypatch):
         assert client.get("/forecast_scores", params={"coin": "No Coin"}).status_code == 422
 
     from ecoin_assets.forecasting.assets import forecast_scores
-    from ecoin_assets.resources import EcoinStore
+    from ecoin_assets.resources import build_resources
 
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
             [forecast_scores],
             partition_key=COIN,
             instance=instance,
-            resources={"store": EcoinStore()},
+            resources=build_resources(),
         )
     meta = result.asset_materializations_for_node("forecast_scores")[0].metadata
     assert meta["newly_scored"].value == 0  # the CLI scored them all

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ecoin_assets.cli.hints import hint
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.backtest import Backtest, run_backtest, score
@@ -509,7 +510,7 @@ def test_forecast_rejects_a_horizon_beyond_the_trained_one(
 ) -> None:
     with pytest.raises(UserError, match=r"forecasts up to 7 days") as info:
         pm.forecast(trained, prices, 8)
-    assert "ecoin forecast train --coin syn --horizon 8" in str(info.value)
+    assert "ecoin forecast train --coin syn --horizon 8" in hint(info.value)
 
 
 @pytest.mark.parametrize("horizon", [0, 31])
@@ -525,7 +526,7 @@ def test_train_with_too_little_history(prices: pd.DataFrame) -> None:
     assert SMALL.min_history == pm.CONTEXT + 200 + 60
     assert f"at least {SMALL.min_history}" in message
     assert "syn has 99 days" in message
-    assert "ecoin prices fetch" in message
+    assert "ecoin prices fetch --coin syn" in hint(info.value)
 
 
 # -- persistence ------------------------------------------------------------------------------
@@ -608,8 +609,8 @@ def test_load_without_a_model_says_to_train_first(tmp_path: Path) -> None:
     assert pm.served_version(tmp_path, "nocoin") is None
     with pytest.raises(UserError, match="no trained model for nocoin") as info:
         pm.load(tmp_path, "nocoin")
-    assert "ecoin forecast train --coin nocoin" in str(info.value)
-    assert "first" in str(info.value)
+    assert "ecoin forecast train --coin nocoin" in hint(info.value)
+    assert "ecoin" not in str(info.value)  # the message says what; the CLI says which command
 
 
 # -- backtest ---------------------------------------------------------------------------------

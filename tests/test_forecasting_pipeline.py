@@ -8,7 +8,7 @@ import pytest
 from ecoin_cli import run_ecoin
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.definitions import defs
+from ecoin_assets.definitions import build_defs
 from ecoin_assets.prices.fetch import fetch_and_store
 from ecoin_assets.prices.store import points_frame, upsert_prices
 from ecoin_assets.sources.coingecko import CoinGeckoClient, DailyPoint
@@ -29,8 +29,10 @@ def db(sandbox) -> Database:
 
 def test_assets_then_cli_predict_gives_the_same_numbers(db):
     with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("forecast_job").execute_in_process(
-            partition_key="solana", instance=instance, run_config=QUIET
+        result = (
+            build_defs()
+            .resolve_job_def("forecast_job")
+            .execute_in_process(partition_key="solana", instance=instance, run_config=QUIET)
         )
     assert result.success
     meta = {
@@ -91,7 +93,7 @@ def test_cli_train_and_backtest(db):
     assert proc.returncode == 0, proc.stderr
     assert "forecasts up to 7 days" in proc.stdout
     too_far = run_ecoin("forecast", "predict", "--coin", "solana", "--horizon", "8")
-    assert too_far.returncode == 1 and "retrain it" in too_far.stderr
+    assert too_far.returncode == 1 and "ecoin forecast train --coin" in too_far.stderr
     table = run_ecoin("forecast", "predict", "--coin", "solana", "--horizon", "3")
     assert table.returncode == 0 and "80% interval" in table.stdout
 

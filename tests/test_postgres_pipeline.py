@@ -19,7 +19,7 @@ from ecoin_cli import run_ecoin
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.dashboard.snapshot import read_snapshot
-from ecoin_assets.definitions import defs
+from ecoin_assets.definitions import build_defs
 from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.prices.backfill import (
     QUIET,
@@ -54,6 +54,7 @@ def pg_pipeline(monkeypatch, postgres_database_url, sandbox, x_sandbox_factory, 
 
 
 def test_the_demo_pipeline_runs_on_postgresql(pg_pipeline):
+    defs = build_defs()  # on the fixture's environment
     db = pg_pipeline
     assert db.dialect == "postgres"
     today = utc_today()

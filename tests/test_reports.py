@@ -30,6 +30,7 @@ from ecoin_cli import run_ecoin
 from fakes import FakeClock
 
 from ecoin_assets.analysis.service import compare_models
+from ecoin_assets.config import load_settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.backtest import run_backtest
@@ -168,7 +169,7 @@ def _check_html(html: Path, images: int) -> str:
 
 
 def test_coin_report_shows_every_section(home: Path):
-    rendered = render.render_coin_report(COIN, horizon=MODEL_HORIZON)
+    rendered = render.render_coin_report(load_settings(), COIN, horizon=MODEL_HORIZON)
     assert rendered.notebook == home / "reports" / "coin" / "bitcoin.ipynb"
     assert rendered.html == home / "reports" / "coin" / "bitcoin.html"
     assert _errors(rendered.notebook) == []
@@ -189,7 +190,9 @@ def test_coin_report_shows_every_section(home: Path):
 
 
 def test_sentiment_report_shows_every_section(home: Path):
-    rendered = render.render_sentiment_report(TOPIC, start=str(TODAY - timedelta(days=13)))
+    rendered = render.render_sentiment_report(
+        load_settings(), TOPIC, start=str(TODAY - timedelta(days=13))
+    )
     assert rendered.html == home / "reports" / "sentiment" / "bitcoin.html"
     assert _errors(rendered.notebook) == []
     assert _images(rendered.notebook) == rendered.images == 3  # volume, shares, words
@@ -205,11 +208,13 @@ def test_sentiment_report_shows_every_section(home: Path):
 
 def test_empty_data_renders_with_notes(home: Path):
     """A window without posts and a configured coin without prices: notes, not errors."""
-    sentiment = render.render_sentiment_report(TOPIC, start="2020-01-01", end="2020-01-07")
+    sentiment = render.render_sentiment_report(
+        load_settings(), TOPIC, start="2020-01-01", end="2020-01-07"
+    )
     assert _errors(sentiment.notebook) == [] and sentiment.images == 0
     body = _check_html(sentiment.html, 0)
     assert "no posts on the topic 'bitcoin' in 2020-01-01 to 2020-01-07" in body
-    coin = render.render_coin_report("solana")
+    coin = render.render_coin_report(load_settings(), "solana")
     assert _errors(coin.notebook) == [] and coin.images == 0
     assert "no prices of solana stored" in _check_html(coin.html, 0)
 
@@ -245,14 +250,14 @@ def test_a_bad_parameter_fails_before_any_cell_runs_and_writes_nothing(
     monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
     renderer = render.render_coin_report if kind == "coin" else render.render_sentiment_report
     with pytest.raises(UserError) as raised:
-        renderer(**args)
+        renderer(load_settings(), **args)
     assert message in str(raised.value)
     assert not (home / "reports").exists()
 
 
 def test_no_database_is_a_clear_error(ecoin_home: Path):
-    with pytest.raises(UserError, match=r"no database at .* yet: collect data first"):
-        render.render_sentiment_report(TOPIC)
+    with pytest.raises(UserError, match=r"no database at .* yet"):
+        render.render_sentiment_report(load_settings(), TOPIC)
     assert list(ecoin_home.iterdir()) == []
 
 
@@ -282,7 +287,7 @@ def test_a_failing_notebook_keeps_the_previous_report(
     (elsewhere / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     with pytest.raises(UserError) as raised:
-        render.render_sentiment_report(TOPIC)
+        render.render_sentiment_report(load_settings(), TOPIC)
     # the kernel ran on this very interpreter, whatever kernelspecs are installed
     assert str(raised.value).endswith(f"failed in cell 3: RuntimeError: python {sys.executable}")
     assert notebook.read_text() == "previous notebook"

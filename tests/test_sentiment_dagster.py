@@ -7,7 +7,7 @@ from datetime import datetime
 import dagster as dg
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import build_resources
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.assets import post_sentiment, sentiment_model
 from ecoin_assets.storage import Database
@@ -30,7 +30,7 @@ def test_model_and_scores_materialize_with_metrics_and_versions():
     settings = load_settings()
     db = Database(settings.db_path)
     _posts(db)
-    result = dg.materialize([sentiment_model, post_sentiment], resources={"store": EcoinStore()})
+    result = dg.materialize([sentiment_model, post_sentiment], resources=build_resources())
     assert result.success
     events = {
         m.asset_key.path[-1]: m.metadata
@@ -48,6 +48,6 @@ def test_model_and_scores_materialize_with_metrics_and_versions():
     minute = db.query("SELECT scored, share_positive FROM topic_minute_sentiment")
     assert minute == [(3, 1 / 3)]
     # a second run scores nothing again
-    again = dg.materialize([post_sentiment], resources={"store": EcoinStore()})
+    again = dg.materialize([post_sentiment], resources=build_resources())
     meta = again.get_asset_materialization_events()[0].materialization.metadata
     assert meta["newly_scored"].value == 0

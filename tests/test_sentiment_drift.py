@@ -106,7 +106,7 @@ def test_days_and_topics_drift_or_not_and_alerts_can_route_it(ecoin_home):
 
 
 def test_the_cli_and_the_asset_use_the_active_models_reference(ecoin_home):
-    from ecoin_assets.resources import EcoinStore
+    from ecoin_assets.resources import build_resources
     from ecoin_assets.sentiment.assets import sentiment_drift
 
     version = active_version(ecoin_home)
@@ -123,7 +123,7 @@ def test_the_cli_and_the_asset_use_the_active_models_reference(ecoin_home):
     proc = run_ecoin("sentiment", "drift")
     assert proc.returncode == 0 and "panic: 60 posts" in proc.stdout and "DRIFT" in proc.stdout
 
-    result = dg.materialize([sentiment_drift], resources={"store": EcoinStore()})
+    result = dg.materialize([sentiment_drift], resources=build_resources())
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.description.startswith("drifting: panic on ")

@@ -229,7 +229,7 @@ def test_price_features_carry_the_previous_days_sentiment(ecoin_home):
     with db.write() as con:
         con.execute("UPDATE posts SET created_at = TIMESTAMP '2026-11-21 12:00'")
     score_pending(db, registry.Classifier.load(ecoin_home))
-    refresh_features(db, "bitcoin")
+    refresh_features(db, ecoin_home, "bitcoin")
     stored = {
         d: (posts, sentiment)
         for d, posts, sentiment in db.query(

@@ -40,7 +40,7 @@ from ecoin_assets.prices.store import (
     store_answers,
     upsert_prices,
 )
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import EcoinSettings, EcoinStore, build_resources
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
 from ecoin_assets.storage import Database, mask_url
 from ecoin_assets.storage.postgres import translate
@@ -923,22 +923,43 @@ def test_database_url_setting_switches_the_backend(tmp_path: Path) -> None:
         load_settings({"ECOIN_DATABASE_URL": "mysql://u:p@h/db"})
 
 
-def test_store_resource_follows_the_environment(
+def test_store_resource_follows_the_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ECOIN_HOME", str(tmp_path))
     monkeypatch.delenv("ECOIN_DATABASE_URL", raising=False)
-    assert EcoinStore().database().path == tmp_path / "ecoin.duckdb"
+    assert build_resources()["store"].database().path == tmp_path / "ecoin.duckdb"
     monkeypatch.setenv("ECOIN_DATABASE_URL", "postgres://u:pw@h/db")
-    assert EcoinStore().database().dialect == "postgres"
-    assert EcoinStore(path=str(tmp_path / "x.duckdb")).database().path == tmp_path / "x.duckdb"
+    assert build_resources()["store"].database().dialect == "postgres"
+    # settings handed in move the database (and the models: same home) with no environment
+    other = EcoinSettings(ecoin_home=str(tmp_path / "other"))
+    assert EcoinStore(settings=other).database().path == tmp_path / "other" / "ecoin.duckdb"
+    assert other.resolve().home == tmp_path / "other"
+
+
+def test_settings_resource_passes_secrets_as_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets reach Dagster as EnvVar references (resolved in the run), never as values."""
+    import dagster as dg
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "secret-token")
+    monkeypatch.setenv("ECOIN_DATABASE_URL", "postgresql://u:pw@h/db")
+    monkeypatch.setenv("ECOIN_COINS", "bitcoin,solana")
+    resource = EcoinSettings.from_env()
+    assert isinstance(resource.x_bearer_token, dg.EnvVar)
+    assert isinstance(resource.ecoin_database_url, dg.EnvVar)
+    assert resource.ecoin_coins == "bitcoin,solana"  # plain settings are values
+    settings = resource.resolve()
+    assert settings.x_bearer_token == "secret-token" and settings.coins == ("bitcoin", "solana")
+    assert "secret-token" not in repr(settings) and "pw@" not in repr(settings)
+    with pytest.raises(UserError, match="ECOIN_MODE must be"):
+        EcoinSettings.from_env({"ECOIN_MODE": "prod"})  # checked when the definitions load
 
 
 def test_same_store_code_on_postgres_through_the_environment(
     postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ECOIN_DATABASE_URL", postgres_database_url)
-    db = EcoinStore().database()
+    db = build_resources()["store"].database()
     upsert(db, BTC_JAN)
     assert db.dialect == "postgres"
     assert [r[:5] for r in prices_of(Database(postgres_database_url))] == BTC_JAN

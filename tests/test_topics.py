@@ -138,15 +138,18 @@ def test_a_running_stream_service_follows_topic_changes(
 
 
 def test_dagster_topic_partitions_follow_the_stored_topics(env, tmp_path):
-    from ecoin_assets.resources import EcoinStore
+    from ecoin_assets.resources import EcoinSettings, EcoinStore
     from ecoin_assets.tweets.sensors import topic_partitions_sensor
 
-    store = EcoinStore(path=str(tmp_path / "home" / "ecoin.duckdb"))
+    settings = EcoinSettings.from_env()  # the fixture's home and seed topics
+    store = EcoinStore(settings=settings)
     with dg.DagsterInstance.ephemeral() as instance:
 
         def tick():
-            context = dg.build_sensor_context(instance=instance, resources={"store": store})
-            result = topic_partitions_sensor(context)
+            with dg.build_sensor_context(
+                instance=instance, resources={"store": store, "settings": settings}
+            ) as context:
+                result = topic_partitions_sensor(context)
             for request in getattr(result, "dynamic_partitions_requests", None) or []:
                 if isinstance(request, dg.AddDynamicPartitionsRequest):
                     instance.add_dynamic_partitions("topics", list(request.partition_keys))
@@ -159,8 +162,10 @@ def test_dagster_topic_partitions_follow_the_stored_topics(env, tmp_path):
         add_topic(store.database(), "sol", "solana", seeded=seeds(load_settings()), known_coins=[])
         remove_topic(store.database(), "ethereum", seeded=[])
         assert tick() == ["bitcoin", "sol"]
-        context = dg.build_sensor_context(instance=instance, resources={"store": store})
-        assert isinstance(topic_partitions_sensor(context), dg.SkipReason)
+        with dg.build_sensor_context(
+            instance=instance, resources={"store": store, "settings": settings}
+        ) as context:
+            assert isinstance(topic_partitions_sensor(context), dg.SkipReason)
 
 
 def test_a_removed_topic_is_refused_twice(env, tmp_path):

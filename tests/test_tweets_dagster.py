@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from ecoin_assets.config import load_settings
-from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.resources import XResource, build_resources
 from ecoin_assets.storage import Database
 from ecoin_assets.tweets.assets import x_posts
 from ecoin_assets.tweets.sensors import x_posts_sensor
@@ -20,12 +20,17 @@ def x_sandbox(x_sandbox_factory, monkeypatch):
     return server
 
 
-RESOURCES = {"x": XResource(backoff_seconds=0.01), "store": EcoinStore()}
+def resources() -> dict:
+    """The definitions' resources on the test's environment, with quick retries."""
+    built = build_resources()
+    built["x"] = XResource(settings=built["settings"], backoff_seconds=0.01)
+    return built
 
 
 def tick(instance, cursor=None):
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=RESOURCES)
-    return x_posts_sensor(context), context.cursor
+    # nested resources (the settings in the store and the client) need the context's scope
+    with dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources()) as ctx:
+        return x_posts_sensor(ctx), ctx.cursor
 
 
 def test_sensor_requests_one_run_and_advances_its_cursor(x_sandbox):
@@ -56,8 +61,7 @@ def test_sensor_waits_while_a_run_is_active(x_sandbox):
 
 
 def test_asset_materializes_posts_exactly_once(x_sandbox):
-    resources = {"store": EcoinStore(), **RESOURCES}
-    first = dg.materialize([x_posts], resources=resources)
+    first = dg.materialize([x_posts], resources=resources())
     assert first.success
     meta = first.get_asset_materialization_events()[0].materialization.metadata
     assert meta["stored"].value > 0 and meta["topics"].value == "bitcoin, ethereum"
@@ -72,6 +76,6 @@ def test_asset_materializes_posts_exactly_once(x_sandbox):
     versions = db.query("SELECT DISTINCT model_version FROM post_sentiment")
     assert versions == [(meta["model_version"].value,)]
     # a re-run (or a restarted daemon replaying the tick) stores nothing twice
-    rerun = dg.materialize([x_posts], resources=resources)
+    rerun = dg.materialize([x_posts], resources=resources())
     assert rerun.get_asset_materialization_events()[0].materialization.metadata["stored"].value == 0
     assert db.query("SELECT count(*) FROM posts")[0][0] == count

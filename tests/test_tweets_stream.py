@@ -187,7 +187,7 @@ def _count(path) -> int:
 def test_the_service_reports_x_posts_to_dagster_and_the_sensor_stands_aside(server, tmp_path):
     import dagster as dg
 
-    from ecoin_assets.resources import EcoinStore, XResource
+    from ecoin_assets.resources import EcoinSettings, EcoinStore, XResource
     from ecoin_assets.tweets.assets import x_posts
     from ecoin_assets.tweets.checks import x_posts_freshness_checks
     from ecoin_assets.tweets.reporting import DagsterReporter
@@ -212,10 +212,16 @@ def test_the_service_reports_x_posts_to_dagster_and_the_sensor_stands_aside(serv
         metadata = event.asset_materialization.metadata
         assert metadata["mode"].value == "stream" and "lag_p95_s" in metadata
         assert stream_service_is_live(instance)
-        context = dg.build_sensor_context(
-            instance=instance, resources={"x": XResource(), "store": EcoinStore(path=str(db.path))}
-        )
-        tick = x_posts_sensor(context)
+        settings = EcoinSettings(ecoin_home=str(tmp_path))
+        with dg.build_sensor_context(
+            instance=instance,
+            resources={
+                "settings": settings,
+                "x": XResource(settings=settings),
+                "store": EcoinStore(settings=settings),
+            },
+        ) as context:
+            tick = x_posts_sensor(context)
         assert isinstance(tick, dg.SkipReason) and "stream service" in tick.skip_message
         assert freshness(instance)
         assert not stream_service_is_live(instance, now=time.time() + 600)  # it stopped

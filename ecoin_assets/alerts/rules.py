@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from ecoin_assets.errors import InvalidInputError, NotFoundError
+from ecoin_assets.errors import InvalidInputError, NotFoundError, Remedy
 from ecoin_assets.sentiment.drift import DRIFT_SIGNALS
 from ecoin_assets.storage import Connection, Database
 
@@ -187,7 +187,7 @@ def remove_rule(db: Database, name: str) -> Rule:
     with db.write() as con:
         found = [r for r in read_rules(con) if r.name == name]
         if not found:
-            raise NotFoundError(f"no active alert named {name!r} ('ecoin alerts list')")
+            raise NotFoundError(f"no active alert named {name!r}", remedy=Remedy.LIST_ALERTS)
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         con.execute("UPDATE alert_rules SET removed_at = ? WHERE name = ?", [now, name])
     return found[0]

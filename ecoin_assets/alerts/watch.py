@@ -14,7 +14,6 @@ logged redacted; `env:NAME` webhooks are read from the environment when sent, ne
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ import pandas as pd
 import requests
 
 from ecoin_assets.alerts.rules import ENV_PREFIX, Rule, read_rules, redact_url
+from ecoin_assets.config import environment_value
 from ecoin_assets.sentiment.drift import DRIFT_SIGNALS, Reference, window_drift
 from ecoin_assets.signals.series import window_signals
 from ecoin_assets.storage import Connection, Database
@@ -188,7 +188,7 @@ def deliver_pending(
 def _post(post: Callable[..., requests.Response], webhook: str, firing: Firing) -> tuple[bool, str]:
     url = webhook
     if webhook.startswith(ENV_PREFIX):
-        url = os.environ.get(webhook[len(ENV_PREFIX) :], "")
+        url = environment_value(webhook[len(ENV_PREFIX) :])
         if not url:
             return False, f"{webhook[len(ENV_PREFIX) :]} is not set in the environment"
     try:

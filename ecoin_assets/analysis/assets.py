@@ -9,12 +9,11 @@ from ecoin_assets.analysis import service
 from ecoin_assets.analysis.correlation import FREQUENCIES
 from ecoin_assets.analysis.publish import publish
 from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
-from ecoin_assets.config import load_settings
 from ecoin_assets.dagster_shared import DUCKDB_POOL, coin_partitions, md_table, per_coin_prices
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting.assets import forecast_backtest
 from ecoin_assets.prices.assets import prices, prices_hourly
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import EcoinSettings, EcoinStore
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.tweets.topics import active_topics, seeds, topic_coins
@@ -84,8 +83,8 @@ analysis_coin_assets = [finance_features, model_comparison]
         "and the aligned series to `published/analysis.duckdb` for the sentiment service."
     ),
 )
-def sentiment_price_correlation(store: EcoinStore) -> dg.MaterializeResult:
-    settings = load_settings()
+def sentiment_price_correlation(store: EcoinStore, settings: EcoinSettings) -> dg.MaterializeResult:
+    settings = settings.resolve()
     version = active_version(settings.home)
     db = store.database()
     best: dict[str, dict[str, str]] = {freq: {} for freq in FREQUENCIES}

@@ -9,7 +9,7 @@ import pandas as pd
 from ecoin_assets.analysis.correlation import FREQUENCIES, align_asof, correlation_stats
 from ecoin_assets.analysis.finance import FINANCE_COLUMNS, finance_features, risk_classes
 from ecoin_assets.analysis.linear import backtest_linear, scores
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import NoDataError, NotFoundError, Remedy, UserError
 from ecoin_assets.forecasting.backtest import TEST_DAYS
 from ecoin_assets.prices.hourly import load_hourly
 from ecoin_assets.prices.store import load_prices
@@ -124,9 +124,8 @@ def price_points(db: Database, coin: str, freq: str = "day") -> pd.DataFrame:
     )
     points = pd.concat([daily, load_hourly(db, coin)]).dropna(subset=["price_usd"])
     if points.empty:
-        raise UserError(
-            f"no prices stored for {coin}: fetch them first, e.g. "
-            f"'ecoin prices fetch-hourly --coin {coin} --days 7'"
+        raise NotFoundError(
+            f"no prices stored for {coin}", remedy=Remedy.FETCH_HOURLY_PRICES, coin=coin
         )
     points["ts"] = pd.to_datetime(points["ts"])
     points = points.sort_values("ts", kind="stable").drop_duplicates("ts", keep="last")
@@ -154,9 +153,9 @@ def correlate(
         raise UserError(f"the window {start} .. {end} is empty: --start must come before --end")
     periods = sentiment_periods(db, topic, version, freq, start, end)
     if periods.empty:
-        raise UserError(
-            f"no scored posts on topic {topic!r}{window} yet (model {version}): "
-            "ingest some with 'ecoin tweets ingest'"
+        raise NoDataError(
+            f"no scored posts on topic {topic!r}{window} yet (model {version})",
+            remedy=Remedy.INGEST_POSTS,
         )
     aligned = align_asof(periods, price_points(db, coin, freq), freq)
     stats = correlation_stats(aligned)

@@ -11,6 +11,7 @@ from ecoin_assets.cli.alerts import alerts
 from ecoin_assets.cli.analysis import analysis
 from ecoin_assets.cli.demo import demo
 from ecoin_assets.cli.forecast import forecast
+from ecoin_assets.cli.hints import one_line
 from ecoin_assets.cli.prices import prices
 from ecoin_assets.cli.report import report
 from ecoin_assets.cli.sandbox import sandbox
@@ -28,8 +29,9 @@ def cli() -> None:
     """ecoin: crypto prices, forecasts and X sentiment on Dagster and DuckDB.
 
     Configuration comes from the environment: ECOIN_HOME (data folder, default ./data),
-    ECOIN_MODE (sandbox or live), ECOIN_COINS, ECOIN_TOPICS, COINGECKO_API_URL,
-    COINGECKO_DEMO_API_KEY, COINGECKO_PRO_API_KEY, X_API_URL, X_BEARER_TOKEN. See the README.
+    ECOIN_DATABASE_URL (PostgreSQL instead of DuckDB), ECOIN_MODE (sandbox or live),
+    ECOIN_COINS, ECOIN_TOPICS, COINGECKO_API_URL, COINGECKO_DEMO_API_KEY, COINGECKO_PRO_API_KEY,
+    X_API_URL, X_BEARER_TOKEN, ECOIN_SENTIMENT_URL. See the README.
     """
 
 
@@ -69,7 +71,7 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
     except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(exc)}", err=True)
         return 1
     except (KeyboardInterrupt, click.Abort):
         click.echo("error: interrupted; nothing half-written was kept", err=True)

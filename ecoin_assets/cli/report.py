@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ecoin_assets.cli.common import interactive, json_option, print_json
+from ecoin_assets.cli.common import interactive, json_option, print_json, settings
 
 start_option = click.option("--start", metavar="YYYY-MM-DD", help="First day of the window (UTC).")
 end_option = click.option(
@@ -45,7 +45,9 @@ def coin(coin: str, start: str | None, end: str | None, horizon: str, as_json: b
     """
     from ecoin_assets.reports.render import render_coin_report
 
-    _done(render_coin_report(coin, start, end, horizon, progress=interactive()), as_json)
+    _done(
+        render_coin_report(settings(), coin, start, end, horizon, progress=interactive()), as_json
+    )
 
 
 @report.command(short_help="A topic's volume, sentiment, top posts, words and emoji.")
@@ -62,4 +64,4 @@ def sentiment(topic: str, start: str | None, end: str | None, as_json: bool) -> 
     """
     from ecoin_assets.reports.render import render_sentiment_report
 
-    _done(render_sentiment_report(topic, start, end, progress=interactive()), as_json)
+    _done(render_sentiment_report(settings(), topic, start, end, progress=interactive()), as_json)

@@ -7,14 +7,13 @@ import dagster as dg
 import pandas as pd
 
 from ecoin_assets.automation import AFTER_NEW_INPUTS, stale_after
-from ecoin_assets.config import load_settings
 from ecoin_assets.dagster_shared import DUCKDB_POOL, coin_partitions, md_table, per_coin_prices
 from ecoin_assets.errors import NoDataError
 from ecoin_assets.forecasting import gate, realized, service
 from ecoin_assets.forecasting.backtest import Backtest
 from ecoin_assets.forecasting.model import served_version
 from ecoin_assets.forecasting.registry import register_bentoml
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import EcoinSettings, EcoinStore
 
 
 @dg.asset(
@@ -29,8 +28,12 @@ from ecoin_assets.resources import EcoinStore
         "volatility, volume and market cap, weekday, and the previous day's sentiment."
     ),
 )
-def price_features(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
-    frame = service.refresh_features(store.database(), context.partition_key)
+def price_features(
+    context: dg.AssetExecutionContext, store: EcoinStore, settings: EcoinSettings
+) -> dg.MaterializeResult:
+    frame = service.refresh_features(
+        store.database(), settings.resolve().home, context.partition_key
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),
@@ -70,8 +73,10 @@ GATE_CHECK = "backtest_gate"
         "BentoML store) only if it passes the backtest gate."
     ),
 )
-def price_model(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
-    home = load_settings().home
+def price_model(
+    context: dg.AssetExecutionContext, store: EcoinStore, settings: EcoinSettings
+) -> dg.MaterializeResult:
+    home = settings.resolve().home
     model, verdict = service.train_model(store.database(), home, context.partition_key)
     bento_tag = register_bentoml(home)
     steps = [1, 7, 14, 30]
@@ -188,10 +193,12 @@ def forecast_backtest(context: dg.AssetExecutionContext, store: EcoinStore) -> d
         "model (`forecasts`, keyed by coin, forecast date, target date and model version)."
     ),
 )
-def price_forecasts(context: dg.AssetExecutionContext, store: EcoinStore) -> dg.MaterializeResult:
+def price_forecasts(
+    context: dg.AssetExecutionContext, store: EcoinStore, settings: EcoinSettings
+) -> dg.MaterializeResult:
     db = store.database()
     model, points = service.predict(
-        db, load_settings().home, context.partition_key, service.FORECAST_DAYS
+        db, settings.resolve().home, context.partition_key, service.FORECAST_DAYS
     )
     service.store_forecast(db, model, points)
     return dg.MaterializeResult(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import NoDataError, Remedy
 from ecoin_assets.forecasting.model import (
     DEFAULT_CONFIG,
     MAX_HORIZON,
@@ -105,10 +105,12 @@ def run_backtest(
     frame = returns_frame(prices)
     needed = config.min_history + test_days
     if len(frame) < needed:
-        raise UserError(
+        raise NoDataError(
             f"a backtest of {coin_id} needs at least {needed} days of prices "
             f"({test_days} test days after {config.min_history} for training); it has "
-            f"{len(frame)}: fetch more history with 'ecoin prices fetch'"
+            f"{len(frame)}",
+            remedy=Remedy.FETCH_HISTORY,
+            coin=coin_id,
         )
     cutoff = frame["ds"].iloc[-test_days - 1]
     history = prices[pd.to_datetime(prices["date"]) <= cutoff]

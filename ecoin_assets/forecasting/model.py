@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecoin_assets.errors import NotFoundError, UserError
+from ecoin_assets.errors import InvalidInputError, NoDataError, NotFoundError, Remedy, UserError
 
 MAX_HORIZON = 30
 VOL_WINDOW = 30  # days of context kept before each origin
@@ -259,9 +259,11 @@ def train(
     horizon = check_horizon(config.n_forecasts if horizon is None else horizon)
     frame = returns_frame(prices).tail(config.train_days + config.calibration_days + CONTEXT)
     if len(frame) < config.min_history:
-        raise UserError(
+        raise NoDataError(
             f"{coin_id} has {len(frame)} days of prices; a model needs at least "
-            f"{config.min_history} (fetch more history with 'ecoin prices fetch')"
+            f"{config.min_history}",
+            remedy=Remedy.FETCH_HISTORY,
+            coin=coin_id,
         )
     calibration_days = min(config.calibration_days, len(frame) - CONTEXT - config.min_fit_days)
     fit_part = frame.iloc[CONTEXT:-calibration_days]
@@ -300,10 +302,11 @@ def forecast(model: PriceModel, prices: pd.DataFrame, horizon: int) -> pd.DataFr
     check_horizon(horizon)
     n_forecasts = len(model.scale)
     if horizon > n_forecasts:
-        raise UserError(
-            f"the {model.coin_id} model forecasts up to {n_forecasts} days; "
-            f"retrain it with 'ecoin forecast train --coin {model.coin_id} "
-            f"--horizon {horizon}'"
+        raise InvalidInputError(
+            f"the {model.coin_id} model forecasts up to {n_forecasts} days, not {horizon}",
+            remedy=Remedy.TRAIN_FORECAST,
+            coin=model.coin_id,
+            horizon=horizon,
         )
     frame = returns_frame(prices).tail(max(VOL_WINDOW, model.config.n_lags) + 1)
     frame = frame.reset_index(drop=True)
@@ -379,8 +382,8 @@ def load(home: Path, coin_id: str, version: str | None = None) -> PriceModel:
     """Load a saved model (the served one by default) without retraining."""
     version = version or served_version(home, coin_id)
     if version is None:
-        raise UserError(
-            f"no trained model for {coin_id}: run 'ecoin forecast train --coin {coin_id}' first"
+        raise NoDataError(
+            f"no trained model for {coin_id}", remedy=Remedy.TRAIN_FORECAST, coin=coin_id
         )
     folder = model_dir(home, coin_id) / version
     if not (folder / "meta.json").exists():

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 
 from ecoin_assets.config import validate_coin_id
-from ecoin_assets.errors import NoDataError, NotFoundError
+from ecoin_assets.errors import NoDataError, NotFoundError, Remedy
 from ecoin_assets.storage import Connection, Database
 
 WINDOWS = (30, 90)  # trailing days of target dates
@@ -131,9 +131,9 @@ def stored_scores(
     points = scored_points(con, coin_id, as_of - timedelta(days=max(windows) - 1))
     if points.empty:
         raise NoDataError(
-            f"no forecast of {coin_id} has reached its target day yet: issue past ones with "
-            f"'ecoin forecast history --coin {coin_id} --start <date>', or wait for the "
-            "stored ones to come due"
+            f"no forecast of {coin_id} has reached its target day yet",
+            remedy=Remedy.ISSUE_PAST_FORECASTS,
+            coin=coin_id,
         )
     return summarize(points, as_of, windows)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from ecoin_assets.bento_store import bentoml_home, save_model, use_store
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import NoDataError, Remedy
 from ecoin_assets.forecasting import model as price_model
 from ecoin_assets.forecasting.model import PriceModel
 
@@ -46,7 +46,7 @@ def register_bentoml(home: Path) -> str:
     with FileLock(str(bentoml_home(home) / "ecoin-forecast.lock")):
         models = trained_models(home)
         if not models:
-            raise UserError("no forecast model is trained yet: run 'ecoin forecast train'")
+            raise NoDataError("no forecast model is trained yet", remedy=Remedy.TRAIN_FORECAST)
         try:
             newest = bentoml.models.get(f"{BENTO_MODEL_NAME}:latest")
             if newest.info.metadata.get("models") == models:

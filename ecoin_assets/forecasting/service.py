@@ -62,14 +62,13 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def refresh_features(db: Database, coin_id: str) -> pd.DataFrame:
+def refresh_features(db: Database, home: Path, coin_id: str) -> pd.DataFrame:
     """Rebuild `price_features` for one coin (delete then insert, one transaction), with the
     daily sentiment of the topic named like the coin, by the active sentiment model."""
-    from ecoin_assets.config import load_settings
     from ecoin_assets.sentiment.registry import active_version
     from ecoin_assets.sentiment.scoring import daily_sentiment
 
-    sentiment = daily_sentiment(db, coin_id, active_version(load_settings().home))
+    sentiment = daily_sentiment(db, coin_id, active_version(home))
     features = build_features(load_prices(db, coin_id), sentiment)
     with db.write() as con:
         replace_rows(con, "price_features", features, FEATURE_COLUMNS, {"coin_id": coin_id})

@@ -13,11 +13,11 @@ from ecoin_assets.automation import (
     on_clock,
     stale_after,
 )
-from ecoin_assets.dagster_shared import DUCKDB_POOL
+from ecoin_assets.dagster_shared import DUCKDB_POOL, PARTITION_COINS
 from ecoin_assets.prices import analysis
 from ecoin_assets.prices.fetch import store_results
 from ecoin_assets.prices.partitions import coin_ranges, price_partitions
-from ecoin_assets.resources import CoinGeckoResource, EcoinStore
+from ecoin_assets.resources import CoinGeckoResource, EcoinSettings, EcoinStore
 from ecoin_assets.storage import Connection
 
 # `backfill_policy` is marked beta in Dagster 1.13; single-run backfills are what we need.
@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 
 @dg.asset(
-    partitions_def=price_partitions(),
+    partitions_def=price_partitions(PARTITION_COINS),
     backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=on_clock(DAILY_PRICES_CRON),
     freshness_policy=stale_after(26, warn_hours=25),
@@ -143,12 +143,16 @@ class HourlyPricesConfig(dg.Config):
     ),
 )
 def prices_hourly(
-    config: HourlyPricesConfig, store: EcoinStore, coingecko: CoinGeckoResource
+    config: HourlyPricesConfig,
+    store: EcoinStore,
+    coingecko: CoinGeckoResource,
+    settings: EcoinSettings,
 ) -> dg.MaterializeResult:
-    from ecoin_assets.config import load_settings
     from ecoin_assets.prices.hourly import fetch_hourly
 
-    fetched = fetch_hourly(store.database(), coingecko.client(), load_settings().coins, config.days)
+    fetched = fetch_hourly(
+        store.database(), coingecko.client(), settings.resolve().coins, config.days
+    )
     return dg.MaterializeResult(
         metadata={
             "days": config.days,

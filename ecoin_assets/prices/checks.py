@@ -4,10 +4,9 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ecoin_assets.config import load_settings
 from ecoin_assets.prices.assets import prices
 from ecoin_assets.prices.status import coverage, gaps
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import EcoinSettings, EcoinStore
 from ecoin_assets.sources.coingecko import utc_today
 
 FRESHNESS_DAYS = 1  # the newest point may be yesterday's 00:00 UTC, not older
@@ -73,10 +72,10 @@ def stale_coins(
 
 
 @dg.asset_check(asset=prices, description="Every configured coin has yesterday's or today's price.")
-def prices_fresh(store: EcoinStore) -> dg.AssetCheckResult:
+def prices_fresh(store: EcoinStore, settings: EcoinSettings) -> dg.AssetCheckResult:
     with store.database().read() as con:
         latest = {c.coin_id: c.last_date for c in coverage(con)}
-    stale = stale_coins(latest, list(load_settings().coins), utc_today())
+    stale = stale_coins(latest, list(settings.resolve().coins), utc_today())
     return dg.AssetCheckResult(
         passed=not stale,
         severity=dg.AssetCheckSeverity.WARN,

@@ -8,16 +8,14 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from ecoin_assets.config import load_settings
-
 HISTORY_START = "2019-01-01"
 
 
-def price_partitions(coins: Iterable[str] | None = None) -> dg.MultiPartitionsDefinition:
-    """Coins (static, from `ECOIN_COINS`) × UTC days since 2019-01-01, today included."""
+def price_partitions(coins: Iterable[str]) -> dg.MultiPartitionsDefinition:
+    """Coins (static) × UTC days since 2019-01-01, today included."""
     return dg.MultiPartitionsDefinition(
         {
-            "coin": dg.StaticPartitionsDefinition(list(coins or load_settings().coins)),
+            "coin": dg.StaticPartitionsDefinition(list(coins)),
             "date": dg.DailyPartitionsDefinition(
                 start_date=HISTORY_START, end_offset=1, timezone="UTC"
             ),

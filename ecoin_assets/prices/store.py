@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 
 from ecoin_assets.config import validate_coin_id
-from ecoin_assets.errors import NotFoundError
+from ecoin_assets.errors import NotFoundError, Remedy
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
 from ecoin_assets.storage import Connection, Database
 
@@ -194,7 +194,6 @@ def load_prices(db: Database, coin_id: str) -> pd.DataFrame:
     )
     if frame.empty:
         raise NotFoundError(
-            f"no prices stored for {coin_id}: fetch them first, e.g. 'ecoin prices fetch "
-            f"--coin {coin_id} --start 2022-01-01 --end <yesterday>'"
+            f"no prices stored for {coin_id}", remedy=Remedy.FETCH_PRICES, coin=coin_id
         )
     return frame

@@ -8,6 +8,7 @@ from ecoin_assets.automation import DAILY_REPORTS_CRON, after_new, on_new_posts
 from ecoin_assets.dagster_shared import coin_partitions, per_coin_prices
 from ecoin_assets.forecasting.assets import forecast_backtest, price_forecasts
 from ecoin_assets.reports.render import Rendered, render_coin_report, render_sentiment_report
+from ecoin_assets.resources import EcoinSettings
 from ecoin_assets.sentiment.assets import post_sentiment
 from ecoin_assets.tweets.assets import topic_partitions, x_posts
 
@@ -35,8 +36,9 @@ def _metadata(rendered: Rendered) -> dict:
         "correlation; $ECOIN_HOME/reports/coin/<coin>.html and .ipynb."
     ),
 )
-def coin_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=_metadata(render_coin_report(context.partition_key)))
+def coin_report(context: dg.AssetExecutionContext, settings: EcoinSettings) -> dg.MaterializeResult:
+    rendered = render_coin_report(settings.resolve(), context.partition_key)
+    return dg.MaterializeResult(metadata=_metadata(rendered))
 
 
 @dg.asset(
@@ -52,8 +54,10 @@ def coin_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "$ECOIN_HOME/reports/sentiment/<topic>.html and .ipynb."
     ),
 )
-def sentiment_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    rendered = render_sentiment_report(context.partition_key)
+def sentiment_report(
+    context: dg.AssetExecutionContext, settings: EcoinSettings
+) -> dg.MaterializeResult:
+    rendered = render_sentiment_report(settings.resolve(), context.partition_key)
     return dg.MaterializeResult(metadata=_metadata(rendered))
 
 

@@ -71,7 +71,7 @@ class CoinReport:
         cls, coin: str, start: str | None = None, end: str | None = None, horizon: int = 7
     ) -> CoinReport:
         settings = load_settings()
-        return cls(coin_params(coin, start, end, horizon, settings), settings)
+        return cls(coin_params(coin, start, end, horizon, settings=settings), settings)
 
     # -- header ---------------------------------------------------------------------------------
     def summary(self) -> Markdown:

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from ecoin_assets.config import Settings, load_settings, validate_coin_id
-from ecoin_assets.errors import UserError
+from ecoin_assets.config import Settings, validate_coin_id
+from ecoin_assets.errors import InvalidInputError, NoDataError, NotFoundError, Remedy, UserError
 from ecoin_assets.forecasting.model import MAX_HORIZON, model_dir, served_version
 from ecoin_assets.prices.fetch import parse_date
 from ecoin_assets.sources.coingecko import utc_today
@@ -98,10 +98,7 @@ def report_database(settings: Settings) -> Database:
     `ECOIN_HOME`), or a UserError when there is none yet."""
     db = Database.from_settings(settings)
     if not db.exists():
-        raise UserError(
-            f"no database at {db.label} yet: collect data first ('ecoin demo', or "
-            "'ecoin prices fetch' and 'ecoin tweets ingest')"
-        )
+        raise NoDataError(f"no database at {db.label} yet", remedy=Remedy.COLLECT_DATA)
     return db
 
 
@@ -119,10 +116,10 @@ def coin_params(
     start: str | None = None,
     end: str | None = None,
     horizon: int | str = DEFAULT_HORIZON,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> CoinParams:
     """Checked parameters of a coin report, or a UserError that says what to change."""
-    settings = settings or load_settings()
     try:
         days = int(horizon)
     except (TypeError, ValueError):
@@ -135,16 +132,19 @@ def coin_params(
     if coin_id not in settings.coins:
         stored = db.query("SELECT count(*) FROM prices WHERE coin_id = ?", [coin_id])[0][0]
         if not stored:
-            raise UserError(
+            raise NotFoundError(
                 f"unknown coin {coin_id!r}: it is not in ECOIN_COINS "
-                f"({', '.join(settings.coins)}) and no prices are stored for it; fetch them "
-                f"with 'ecoin prices fetch --coin {coin_id} --start YYYY-MM-DD'"
+                f"({', '.join(settings.coins)}) and no prices are stored for it",
+                remedy=Remedy.FETCH_PRICES,
+                coin=coin_id,
             )
     longest = _model_horizon(settings.home, coin_id)
     if longest is not None and days > longest:
-        raise UserError(
-            f"the {coin_id} model forecasts up to {longest} days: use a horizon of 1-{longest} "
-            f"or retrain it with 'ecoin forecast train --coin {coin_id} --horizon {days}'"
+        raise InvalidInputError(
+            f"the {coin_id} model forecasts up to {longest} days: use a horizon of 1-{longest}",
+            remedy=Remedy.TRAIN_FORECAST,
+            coin=coin_id,
+            horizon=days,
         )
     return CoinParams(coin_id, window.start.isoformat(), window.end.isoformat(), days)
 
@@ -153,10 +153,10 @@ def sentiment_params(
     topic: str,
     start: str | None = None,
     end: str | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> SentimentParams:
     """Checked parameters of a sentiment report, or a UserError that says what to change."""
-    settings = settings or load_settings()
     name = (topic or "").strip()
     if not name:
         raise UserError("the topic is empty: name a tracked topic, e.g. 'bitcoin'")
@@ -167,8 +167,10 @@ def sentiment_params(
         stored = db.query("SELECT count(*) FROM post_topics WHERE topic = ?", [name])[0][0]
         if not stored:
             active = ", ".join(t.name for t in tracked if t.active) or "none"
-            raise UserError(
+            raise NotFoundError(
                 f"unknown topic {name!r}: it is not a tracked topic ({active}) and no posts "
-                f"are stored for it; follow it with 'ecoin topics add \"{name}\"'"
+                "are stored for it",
+                remedy=Remedy.ADD_TOPIC,
+                topic=name,
             )
     return SentimentParams(name, window.start.isoformat(), window.end.isoformat())

@@ -28,7 +28,7 @@ from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
 from traitlets import default
 
-from ecoin_assets.config import Settings, load_settings
+from ecoin_assets.config import Settings
 from ecoin_assets.errors import UserError
 from ecoin_assets.reports.params import coin_params, sentiment_params
 
@@ -107,6 +107,7 @@ def report_paths(home: Path, kind: str, name: str) -> tuple[Path, Path]:
 
 
 def render_coin_report(
+    settings: Settings,
     coin: str,
     start: str | None = None,
     end: str | None = None,
@@ -114,17 +115,19 @@ def render_coin_report(
     progress: bool = False,
 ) -> Rendered:
     """Check the parameters, run `coin_report.ipynb` and write it as .ipynb and HTML."""
-    settings = load_settings()
-    params = coin_params(coin, start, end, horizon, settings)
+    params = coin_params(coin, start, end, horizon, settings=settings)
     return _render(settings, "coin", params.coin, params.as_dict(), progress)
 
 
 def render_sentiment_report(
-    topic: str, start: str | None = None, end: str | None = None, progress: bool = False
+    settings: Settings,
+    topic: str,
+    start: str | None = None,
+    end: str | None = None,
+    progress: bool = False,
 ) -> Rendered:
     """Check the parameters, run `sentiment_report.ipynb` and write it as .ipynb and HTML."""
-    settings = load_settings()
-    params = sentiment_params(topic, start, end, settings)
+    params = sentiment_params(topic, start, end, settings=settings)
     return _render(settings, "sentiment", params.topic, params.as_dict(), progress)
 
 

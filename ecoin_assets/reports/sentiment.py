@@ -22,7 +22,7 @@ from pandas.io.formats.style import Styler
 
 from ecoin_assets.alerts.watch import alert_history
 from ecoin_assets.cleaning import WORD_RE, clean_text, tokenize
-from ecoin_assets.config import Settings, load_settings
+from ecoin_assets.config import Settings
 from ecoin_assets.reports import display
 from ecoin_assets.reports.params import SentimentParams, report_database, sentiment_params
 from ecoin_assets.sentiment.registry import active_version
@@ -72,7 +72,8 @@ DAY = INTERVALS["day"]
 
 
 class SentimentReport:
-    """One topic over one window; `SentimentReport.open(topic, start, end)` checks them."""
+    """One topic over one window; `SentimentReport.open(settings, topic, start, end)` checks
+    them."""
 
     def __init__(self, params: SentimentParams, settings: Settings):
         self.params = params
@@ -83,9 +84,10 @@ class SentimentReport:
         self.version = active_version(settings.home)
 
     @classmethod
-    def open(cls, topic: str, start: str | None = None, end: str | None = None) -> SentimentReport:
-        settings = load_settings()
-        return cls(sentiment_params(topic, start, end, settings), settings)
+    def open(
+        cls, settings: Settings, topic: str, start: str | None = None, end: str | None = None
+    ) -> SentimentReport:
+        return cls(sentiment_params(topic, start, end, settings=settings), settings)
 
     # -- data -----------------------------------------------------------------------------------
     @cached_property

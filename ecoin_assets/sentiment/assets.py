@@ -4,9 +4,8 @@ import dagster as dg
 from pydantic import Field
 
 from ecoin_assets.automation import on_new_posts
-from ecoin_assets.config import load_settings
 from ecoin_assets.dagster_shared import DUCKDB_POOL
-from ecoin_assets.resources import EcoinStore
+from ecoin_assets.resources import EcoinSettings, EcoinStore
 from ecoin_assets.sentiment import drift, registry
 from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.gate import SentimentVerdict
@@ -62,8 +61,8 @@ HOURLY_DRIFT_CRON = "20 * * * *"
         "$ECOIN_HOME/models/sentiment and registered in the BentoML store as ecoin-sentiment."
     ),
 )
-def sentiment_model(config: SentimentModelConfig) -> dg.MaterializeResult:
-    home = load_settings().home
+def sentiment_model(config: SentimentModelConfig, settings: EcoinSettings) -> dg.MaterializeResult:
+    home = settings.resolve().home
     if config.data == "bundled":
         classifier = Classifier.load(home, registry.BUNDLED)
         model = classifier.model
@@ -114,8 +113,8 @@ def sentiment_model(config: SentimentModelConfig) -> dg.MaterializeResult:
         "(`topic_minute_sentiment`). Scores of other versions are kept, never overwritten."
     ),
 )
-def post_sentiment(store: EcoinStore) -> dg.MaterializeResult:
-    classifier = Classifier.load(load_settings().home)
+def post_sentiment(store: EcoinStore, settings: EcoinSettings) -> dg.MaterializeResult:
+    classifier = Classifier.load(settings.resolve().home)
     db = store.database()
     new = score_pending(db, classifier)
     return dg.MaterializeResult(
@@ -155,8 +154,8 @@ DRIFT_CHECK = "not_drifting"
         "Jensen-Shannon distance)."
     ),
 )
-def sentiment_drift(store: EcoinStore) -> dg.MaterializeResult:
-    ref = drift.reference(load_settings().home)
+def sentiment_drift(store: EcoinStore, settings: EcoinSettings) -> dg.MaterializeResult:
+    ref = drift.reference(settings.resolve().home)
     frame = drift.refresh_drift(store.database(), ref)
     drifting = frame[frame["drifting"]]
     shown = frame.drop(columns=["model_version", "computed_at"]).round(3)

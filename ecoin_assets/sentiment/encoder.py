@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import Remedy, UserError
 
 SOURCE_LAYERS = 6
 
@@ -52,8 +52,8 @@ def layers_of(identity: str) -> int:
     except KeyError:
         known = ", ".join(ENCODER_LAYERS)
         raise UserError(
-            f"unknown sentence encoder {identity!r} (this ecoin knows {known}): retrain the "
-            "model with 'ecoin sentiment train'"
+            f"unknown sentence encoder {identity!r} (this ecoin knows {known})",
+            remedy=Remedy.TRAIN_SENTIMENT,
         ) from None
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ecoin_assets.cleaning import clean_text
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import Remedy, UserError
 from ecoin_assets.sentiment.crypto_lexicon import CRYPTO_LEXICON
 from ecoin_assets.sentiment.data import LABELS, LabelledSet
 from ecoin_assets.sentiment.encoder import EMBEDDING_DIM, SentenceEncoder
@@ -139,7 +139,8 @@ class SentimentModel:
         if encoder.identity != self.encoder_id:
             raise UserError(
                 f"model {self.version} was trained with encoder {self.encoder_id}, "
-                f"not {encoder.identity}: retrain it with 'ecoin sentiment train'"
+                f"not {encoder.identity}",
+                remedy=Remedy.TRAIN_SENTIMENT,
             )
         # featurize(...) @ coef.T without assembling the feature matrix, in float64 so that a
         # text's probabilities do not depend on how many texts share the call

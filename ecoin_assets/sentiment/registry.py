@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecoin_assets.bento_store import save_model
+from ecoin_assets.config import environment_value
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import model as sentiment_model
 from ecoin_assets.sentiment.data import LABELS
@@ -41,7 +42,7 @@ def models_dir(home: Path) -> Path:
 
 def encoder_cache(home: Path) -> Path:
     """Where the int8 encoder graph is built once (`ECOIN_ENCODER_CACHE` moves it)."""
-    override = os.environ.get("ECOIN_ENCODER_CACHE")
+    override = environment_value("ECOIN_ENCODER_CACHE")
     return Path(override).expanduser() if override else home / "models" / "encoder"
 
 

@@ -32,13 +32,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ecoin_assets.alerts.watch import alert_history
-from ecoin_assets.config import Settings, load_settings
+from ecoin_assets.config import Settings
 from ecoin_assets.errors import (
     InvalidInputError,
-    NoDataError,
     NotFoundError,
+    Remedy,
     UnavailableError,
     UserError,
+    error_body,
+    http_status,
 )
 from ecoin_assets.forecasting.realized import stored_scores
 from ecoin_assets.forecasting.service import model_versions
@@ -50,7 +52,6 @@ from ecoin_assets.storage import Connection, Database
 from ecoin_assets.tweets.topics import seeds, stored_topics
 
 MAX_LIMIT = 5000
-_STATUS = {InvalidInputError: 422, NotFoundError: 404, NoDataError: 409, UnavailableError: 503}
 
 Start = Annotated[
     str | None,
@@ -185,9 +186,8 @@ def _offline_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title, **kwargs)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API over `settings`' database (default: from the environment)."""
-    settings = settings or load_settings()
+def create_app(settings: Settings) -> FastAPI:
+    """The API over `settings`' database."""
     db = Database.from_settings(settings)
     seeded = seeds(settings)
     app = FastAPI(
@@ -200,9 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def read(work: Callable[[Connection], Response]) -> Response:
         if not db.exists():
-            raise UnavailableError(
-                f"no database at {db.label} yet: collect data first ('ecoin demo')"
-            )
+            raise UnavailableError(f"no database at {db.label} yet", remedy=Remedy.COLLECT_DATA)
         with db.read() as con:
             return work(con)
 
@@ -224,8 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(UserError)
     async def user_error(_: Request, exc: UserError) -> JSONResponse:
-        status = next((s for kind, s in _STATUS.items() if isinstance(exc, kind)), 503)
-        return _error(status, str(exc))
+        # a user error of no type here is a store that could not answer
+        return JSONResponse(error_body(exc), status_code=http_status(exc, other=503))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

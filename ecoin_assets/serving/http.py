@@ -9,7 +9,7 @@ from bentoml.validators import ContentType
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import UserError, error_body, http_status
 from ecoin_assets.serving.analysis import UnknownSeriesError
 from ecoin_assets.serving.forecasts import NotReadyError, UnknownCoinError
 
@@ -29,13 +29,14 @@ def error_response(status: int, message: str) -> JSONResponse:
 
 def answer_or_error(read: Callable[[], Answer]) -> Answer | JSONResponse:
     """What `read()` answers, or its error as a JSON answer: an unknown coin or series 404,
-    bad input 400, data that cannot be read right now 503."""
+    bad input 400 (as BentoML answers its own validation errors), no data yet 409, data that
+    cannot be read right now 503."""
     try:
         return read()
     except (UnknownCoinError, UnknownSeriesError) as exc:
         return error_response(404, str(exc))
     except UserError as exc:
-        return error_response(400, str(exc))
+        return JSONResponse(error_body(exc), status_code=http_status(exc, invalid=400))
     except NotReadyError as exc:
         return error_response(503, str(exc))
 

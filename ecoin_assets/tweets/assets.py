@@ -2,9 +2,8 @@
 
 import dagster as dg
 
-from ecoin_assets.config import load_settings
 from ecoin_assets.dagster_shared import DUCKDB_POOL
-from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.resources import EcoinSettings, EcoinStore, XResource
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.tweets.ingest import ingest_once
 from ecoin_assets.tweets.topics import active_topics, seeds
@@ -23,8 +22,8 @@ from ecoin_assets.tweets.topics import active_topics, seeds
         "(`post_sentiment`, `topic_minute_sentiment`), all written in one transaction per run."
     ),
 )
-def x_posts(store: EcoinStore, x: XResource) -> dg.MaterializeResult:
-    settings = load_settings()
+def x_posts(store: EcoinStore, x: XResource, settings: EcoinSettings) -> dg.MaterializeResult:
+    settings = settings.resolve()
     db = store.database()
     topics = active_topics(db, seeds(settings))
     classifier = Classifier.load(settings.home)

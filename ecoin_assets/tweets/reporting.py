@@ -9,9 +9,10 @@ use); without it the service runs unreported.
 from __future__ import annotations
 
 import logging
-import os
 import statistics
 import time
+
+from ecoin_assets.config import environment_value
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class DagsterReporter:
 
     @classmethod
     def from_environment(cls) -> DagsterReporter | None:
-        if not os.environ.get("DAGSTER_HOME"):
+        if not environment_value("DAGSTER_HOME"):
             log.info("DAGSTER_HOME is not set: the stream service will not report to Dagster")
             return None
         return cls()

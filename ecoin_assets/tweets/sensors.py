@@ -19,8 +19,7 @@ import time
 
 import dagster as dg
 
-from ecoin_assets.config import load_settings
-from ecoin_assets.resources import EcoinStore, XResource
+from ecoin_assets.resources import EcoinSettings, EcoinStore, XResource
 from ecoin_assets.tweets.assets import topic_partitions, x_posts
 from ecoin_assets.tweets.reporting import REPORT_SECONDS, REPORTED_BY
 from ecoin_assets.tweets.topics import active_topics, seeds
@@ -42,7 +41,9 @@ _ACTIVE = [
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ingests new X posts on the tracked topics (one run per tick at most).",
 )
-def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource, store: EcoinStore):
+def x_posts_sensor(
+    context: dg.SensorEvaluationContext, x: XResource, store: EcoinStore, settings: EcoinSettings
+):
     if stream_service_is_live(context.instance):
         return dg.SkipReason("the stream service (ecoin tweets stream) is ingesting")
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
@@ -53,7 +54,7 @@ def x_posts_sensor(context: dg.SensorEvaluationContext, x: XResource, store: Eco
         return dg.SkipReason("an ingestion run is still in progress")
     source = x.source()
     newest = dict(seen)
-    for topic, query in active_topics(store.database(), seeds(load_settings())).items():
+    for topic, query in active_topics(store.database(), seeds(settings.resolve())).items():
         found = source.probe(query, seen.get(topic))
         if found is not None and found > seen.get(topic, 0):
             newest[topic] = found
@@ -78,8 +79,10 @@ def stream_service_is_live(instance: dg.DagsterInstance, now: float | None = Non
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Keeps the per-topic partitions (`topics`) equal to the active stored topics.",
 )
-def topic_partitions_sensor(context: dg.SensorEvaluationContext, store: EcoinStore):
-    wanted = list(active_topics(store.database(), seeds(load_settings())))
+def topic_partitions_sensor(
+    context: dg.SensorEvaluationContext, store: EcoinStore, settings: EcoinSettings
+):
+    wanted = list(active_topics(store.database(), seeds(settings.resolve())))
     requests = partition_changes(context.instance, wanted)
     if not requests:
         return dg.SkipReason(f"the partitions are the {len(wanted)} active topics")

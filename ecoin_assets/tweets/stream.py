@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ecoin_assets.errors import SourceError, UserError
+from ecoin_assets.errors import InvalidInputError, Remedy, SourceError, UserError
 from ecoin_assets.sources.x import FilteredStream, StreamAccessError, StreamGap, Tweet, XSource
 from ecoin_assets.sources.x_query import PostText, QueryGroup, combine
 from ecoin_assets.storage import Database
@@ -115,7 +115,7 @@ class StreamService:
             raise UserError(f"--mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.queries = as_queries(topics)  # topic name -> X query
         if not self.queries:
-            raise UserError("no topics to follow: give --topic, or add one with 'ecoin topics add'")
+            raise InvalidInputError("no topics to follow", remedy=Remedy.FOLLOW_TOPICS)
         self.topics = list(self.queries)
         self.groups: list[QueryGroup] = combine(self.queries)
         self.refresh = refresh  # the topics as stored, read every TOPICS_REFRESH_SECONDS

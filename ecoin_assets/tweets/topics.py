@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from ecoin_assets.config import Settings
-from ecoin_assets.errors import UserError
+from ecoin_assets.errors import NotFoundError, Remedy, UserError
 from ecoin_assets.sources.x_query import QueryError, parse
 from ecoin_assets.storage import Connection, Database
 
@@ -108,9 +108,10 @@ def add_topic(
     query = check_query(name, query if query is not None else name)
     coin = (coin or "").strip() or None
     if coin is not None and coin not in set(known_coins) and not _has_prices(db, coin):
-        raise UserError(
-            f"unknown coin {coin!r}: it is not in ECOIN_COINS and has no stored prices; "
-            f"fetch some first with 'ecoin prices fetch --coin {coin}'"
+        raise NotFoundError(
+            f"unknown coin {coin!r}: it is not in ECOIN_COINS and has no stored prices",
+            remedy=Remedy.FETCH_PRICES,
+            coin=coin,
         )
     now = _now()
     with db.write() as con:
