@@ -1,4 +1,4 @@
-"""Settings from the environment (see DESIGN.md, "Configuration").
+"""Settings from the environment (ARCHITECTURE.md, "Configuration"; README.md lists them).
 
 Every variable is optional. Secrets (API keys, tokens) are read here and nowhere else, and
 `Settings.__repr__` never shows them.
