@@ -57,9 +57,11 @@ deploy-check: install postgres
 	ECOIN_REQUIRE_POSTGRES=1 $(BIN)/pytest tests/test_deploy.py tests/test_storage.py \
 		tests/test_postgres_pipeline.py
 
+# ruff, then actionlint on the GitHub Actions workflow (.github/workflows/ci.yml)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -1,4 +1,5 @@
-"""Settings from the environment: the one module that reads it.
+"""Settings from the environment: the one module that reads it (ARCHITECTURE.md,
+"Configuration"; README.md lists the variables).
 
 Every variable is optional. Entry points (the CLI, the Dagster definitions, the services, the
 dashboard, the report notebooks) call `load_settings()` once, or build the `EcoinSettings`

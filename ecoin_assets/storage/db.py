@@ -5,8 +5,9 @@ postgres.py); `Database.from_settings` picks the one `ECOIN_DATABASE_URL` / `ECO
 Both offer the same API: `write()` (one transaction, committed on success, rolled back on any
 error), `read()` (read-only), `query`, `query_df` and `exists()`.
 
-DuckDB follows DESIGN.md's single-writer rules. DuckDB allows one read-write process at a
-time, and while it holds the file no other process can open it, not even read-only. So:
+DuckDB follows the single-writer rules (ARCHITECTURE.md, "Storage"). DuckDB allows one
+read-write process at a time, and while it holds the file no other process can open it, not
+even read-only. So:
 
 - writes take a cross-process file lock (`<db>.lock`), open the file, run one transaction and
   close it at once; writers queue on the lock instead of failing;

@@ -23,7 +23,8 @@ from ecoin_assets.errors import UnavailableError
 from ecoin_assets.storage.connection import Connection
 
 TABLES: dict[str, str] = {
-    # The stable, user-facing table (DESIGN.md): the CoinGecko point at 00:00 UTC of `date`.
+    # The stable, user-facing table (ARCHITECTURE.md, "Storage"): the CoinGecko point at 00:00
+    # UTC of `date`.
     "prices": """
         CREATE TABLE IF NOT EXISTS prices (
             coin_id VARCHAR NOT NULL,
