@@ -243,6 +243,32 @@ def test_coin_report_sections_read_their_data_without_the_notebook(home: Path):
     assert report.horizon == 7 and report.recent_prices.equals(recent)
 
 
+def test_sentiment_report_sections_read_their_data_without_the_notebook(home: Path):
+    from ecoin_assets.reports.params import Window
+    from ecoin_assets.reports.sentiment import overview, signals, timeline, words
+    from ecoin_assets.sentiment.registry import active_version
+
+    db = Database(home / "ecoin.duckdb")
+    window, version = Window(TODAY - timedelta(days=13), TODAY), active_version(home)
+    counted = overview.counts(db, TOPIC, version, window)
+    assert counted["posts"] >= counted["kept"] >= counted["scored"] > 0
+    step = timeline.step(db, TOPIC, window)
+    assert step in timeline.STEPS
+    assert len(timeline.series(db, TOPIC, version, window, step)) <= timeline.MAX_POINTS
+    assert timeline.pick_step(datetime(2026, 1, 1), datetime(2026, 1, 1, 3)) == 1
+    assert timeline.pick_step(datetime(2026, 1, 1), datetime(2026, 1, 8)) == 60
+    assert (signals.daily_signals(db, TOPIC, version, window)["volume"] > 0).all()
+    posts = ["Bitcoin ETF inflows 🚀", "ETF news 🚀🚀", "calm day"]
+    terms = words.terms(posts, TOPIC).set_index("term")
+    assert terms.loc["etf", "posts"] == 2 and "bitcoin" not in terms.index
+    assert words.emoji_counts(posts).iloc[0].to_dict() == {
+        "emoji": "🚀",
+        "name": "rocket",
+        "posts": 2,
+        "share (%)": pytest.approx(200 / 3),
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "args", "message"),
     [
