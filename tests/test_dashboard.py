@@ -471,3 +471,117 @@ def test_correlation_stats_find_a_planted_relation_and_none_in_shuffled_sentimen
     returns_rows = none[none["against"] == "return"]
     assert (returns_rows["p_value"] > 0.01).all()
     assert returns_rows["r"].abs().max() < 0.15
+
+
+# -- the sections' data (ecoin_assets/dashboard/sections) ---------------------------------------
+def test_sentiment_section_series_of_the_chosen_topic_and_headline_cards(db):
+    from ecoin_assets.dashboard.sections.sentiment import card, cards, topic_series
+
+    snap = _snapshot(db)
+    series = topic_series(snap, "bitcoin")
+    assert list(series["mean_sentiment"]) == pytest.approx([-0.6, 0.8])
+    assert len(topic_series(snap, "nothing")["ts"]) == 0
+    shown = cards(snap, "1 hour")
+    assert shown.count('class="ecoin-card"') == len(snap.topics) == 2
+    assert "+0.33" in shown and "vs previous 1 hour" in shown
+    assert "no previous window" in shown  # ethereum had no posts the hour before
+    assert "no posts in this window" in card("dogs", None, "1 hour")
+
+
+def test_posts_section_streams_only_new_posts_and_filters(db):
+    from ecoin_assets.dashboard.sections.posts import new_posts, post_filter
+
+    snap = _snapshot(db)
+    rows, seen = new_posts(snap, set())
+    assert len(rows) == len(POSTS) and seen == {p["id"] for p in POSTS}
+    assert list(rows.columns) == ["post_id", "stored", "topic", "label", "confidence", "text"]
+    assert rows["post_id"].map(type).eq(str).all()
+    again, _ = new_posts(snap, seen)
+    assert again.empty
+    assert set(post_filter("ethereum", "all", rows)["text"]) == {"eth sideways"}
+    assert len(post_filter("bitcoin", "negative", rows)) == 4
+    assert len(post_filter("all", "all", rows)) == len(POSTS)
+
+
+def test_prices_and_correlation_sections(db):
+    from ecoin_assets.dashboard.sections.correlation import correlation_note
+    from ecoin_assets.dashboard.sections.prices import price_data
+
+    data = price_data(_snapshot(db))
+    assert len(data["prices"]["price_usd"]) == 60 and len(data["forecast"]["yhat"]) == 7
+    assert data["forecast"]["date"].dtype.kind == "M"
+    assert price_data(_snapshot(db, coin=None))["prices"] == {"date": [], "price_usd": []}
+    lags = pd.DataFrame({"lag": [-1, 0, 2], "r": [0.1, np.nan, -0.4], "n": [30, 31, 28]})
+    assert correlation_note(lags) == (
+        "Best lag: +2 day(s) (sentiment leads returns), r = -0.40 over 28 days. "
+        "By lag: -1: +0.10, +2: -0.40"
+    )
+    assert correlation_note(pd.DataFrame()).startswith("Not enough days")
+
+
+def test_realized_health_signals_trending_and_alerts_sections(db):
+    from ecoin_assets.dashboard.sections.alerts import alert_rows
+    from ecoin_assets.dashboard.sections.health import health_rows, problems
+    from ecoin_assets.dashboard.sections.realized import NONE_YET, realized_html
+    from ecoin_assets.dashboard.sections.signals import SIGNAL_COLUMNS, signal_rows
+    from ecoin_assets.dashboard.sections.trending import trending_html
+
+    snap = _snapshot(db)
+    assert realized_html(snap.forecast_scores) == NONE_YET
+    scores = pd.DataFrame(
+        {
+            "window_days": [30],
+            "horizon": [7],
+            "n": [4],
+            "mase": [0.8123],
+            "coverage": [0.75],
+            "interval": [0.8],
+            "last_target": [date(2026, 11, 20)],
+        }
+    )
+    shown = realized_html(scores)
+    assert "<tr><td>30 days</td><td>7 d</td><td>4</td><td>0.812</td><td>75% of 80%</td></tr>" in (
+        shown
+    )
+    assert "target days up to 2026-11-20" in shown
+    rows = dict(health_rows(snap.health))
+    assert rows["posts in the last 5 min"] == str(len(POSTS))
+    assert rows["sentiment model"] == VERSION
+    assert problems(snap) == []
+    assert list(signal_rows(snap).columns) == SIGNAL_COLUMNS
+    assert "no trending terms for a&amp;b" in trending_html(pd.DataFrame(), "a&b")
+    terms = pd.DataFrame({"term": ["etf"], "z": [3.2], "posts": [5]})
+    assert "<b>Trending in bitcoin</b>" in trending_html(terms, "bitcoin")
+    assert list(alert_rows(pd.DataFrame()).columns) == [
+        "fired_at",
+        "rule",
+        "topic",
+        "text",
+        "delivered",
+    ]
+    fired = pd.DataFrame(
+        {
+            "fired_at": [NOW, NOW],
+            "rule": ["burst", "burst"],
+            "topic": ["bitcoin", "bitcoin"],
+            "text": ["a", "b"],
+            "delivered_at": [NOW, None],
+        }
+    )
+    assert list(alert_rows(fired)["delivered"]) == [True, False]
+
+
+def test_topics_section_adds_and_removes_or_says_why_not(tmp_path):
+    from ecoin_assets.config import load_settings
+    from ecoin_assets.dashboard.sections.topics import change_topics
+
+    settings = load_settings(
+        {"ECOIN_HOME": str(tmp_path), "ECOIN_TOPICS": "bitcoin", "ECOIN_COINS": "bitcoin"}
+    )
+    db = Database(tmp_path / "ecoin.duckdb")
+    changed, message = change_topics(db, settings, True, "sol", "solana", "bitcoin")
+    assert changed and message.startswith("added 'sol' (solana)")
+    changed, message = change_topics(db, settings, False, "", None, "sol")
+    assert changed and message == "removed 'sol'; its history is kept"
+    changed, message = change_topics(db, settings, False, "", None, "sol")
+    assert not changed and message.startswith("not changed: no active topic named 'sol'")

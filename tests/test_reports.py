@@ -219,6 +219,61 @@ def test_empty_data_renders_with_notes(home: Path):
     assert "no prices of solana stored" in _check_html(coin.html, 0)
 
 
+def test_coin_report_sections_read_their_data_without_the_notebook(home: Path):
+    from ecoin_assets.config import load_settings
+    from ecoin_assets.reports.coin import CoinReport, backtests, correlation, forecast, prices
+    from ecoin_assets.reports.params import Window
+    from ecoin_assets.sentiment.registry import active_version
+
+    db = Database(home / "ecoin.duckdb")
+    window = Window(TODAY - timedelta(days=364), TODAY)
+    recent = prices.recent_prices(db, COIN, window)
+    assert len(recent) == prices.RECENT_DAYS and recent["change_pct"].notna().all()
+    assert list(backtests.comparison(db, COIN)["model"]) == list(backtests.MODELS)
+    assert backtests.latest_backtest(db, COIN, 7)["model_version"] == "bt-test"
+    assert backtests.latest_backtest(db, "solana", 7) is None
+    origin = forecast.last_price_date(db, COIN, window)
+    stored = forecast.coin_forecast(db, home, COIN, origin, STORED_DAYS)
+    assert stored is not None and len(stored.points) == STORED_DAYS
+    assert stored.source == "the stored forecast (asset price_forecasts)"
+    assert forecast.coin_forecast(db, home, COIN, None, STORED_DAYS) is None
+    version = active_version(home)
+    assert not correlation.aligned(db, COIN, version, window, "day").empty
+    quiet = Window(date(2020, 1, 1), date(2020, 1, 7))
+    empty = correlation.aligned(db, COIN, version, quiet, "hour")
+    assert empty.empty
+    note = correlation.pairs_note(pd.DataFrame(), empty, COIN, "hour")
+    assert note is not None and note.startswith("no hourly prices of bitcoin stored")
+    report = CoinReport.open(COIN, str(window.start), str(window.end), settings=load_settings())
+    assert report.horizon == 7 and report.recent_prices.equals(recent)
+
+
+def test_sentiment_report_sections_read_their_data_without_the_notebook(home: Path):
+    from ecoin_assets.reports.params import Window
+    from ecoin_assets.reports.sentiment import overview, signals, timeline, words
+    from ecoin_assets.sentiment.registry import active_version
+
+    db = Database(home / "ecoin.duckdb")
+    window, version = Window(TODAY - timedelta(days=13), TODAY), active_version(home)
+    counted = overview.counts(db, TOPIC, version, window)
+    assert counted["posts"] >= counted["kept"] >= counted["scored"] > 0
+    step = timeline.step(db, TOPIC, window)
+    assert step in timeline.STEPS
+    assert len(timeline.series(db, TOPIC, version, window, step)) <= timeline.MAX_POINTS
+    assert timeline.pick_step(datetime(2026, 1, 1), datetime(2026, 1, 1, 3)) == 1
+    assert timeline.pick_step(datetime(2026, 1, 1), datetime(2026, 1, 8)) == 60
+    assert (signals.daily_signals(db, TOPIC, version, window)["volume"] > 0).all()
+    posts = ["Bitcoin ETF inflows 🚀", "ETF news 🚀🚀", "calm day"]
+    terms = words.terms(posts, TOPIC).set_index("term")
+    assert terms.loc["etf", "posts"] == 2 and "bitcoin" not in terms.index
+    assert words.emoji_counts(posts).iloc[0].to_dict() == {
+        "emoji": "🚀",
+        "name": "rocket",
+        "posts": 2,
+        "share (%)": pytest.approx(200 / 3),
+    }
+
+
 @pytest.mark.parametrize(
     ("kind", "args", "message"),
     [
