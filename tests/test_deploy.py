@@ -884,10 +884,11 @@ def test_kubernetes_manifests_match_the_kubernetes_schemas():
                 for s in ("sentiment", "forecast")
                 for k in ("Deployment", "Service", "HorizontalPodAutoscaler")
             ],
+            ("Deployment", "ecoin-stream"),
         ]
     )
     images = {i["name"] for i in kustomization["images"]}
-    assert images == {"ecoin-sentiment", "ecoin-forecast"}
+    assert images == {"ecoin-sentiment", "ecoin-forecast", "ecoin"}
 
 
 def test_kubernetes_bento_deployments_probe_and_scale():
@@ -907,6 +908,28 @@ def test_kubernetes_bento_deployments_probe_and_scale():
         hpa = docs["HorizontalPodAutoscaler"]["spec"]
         assert hpa["scaleTargetRef"]["name"] == docs["Deployment"]["metadata"]["name"]
         assert 1 <= hpa["minReplicas"] < hpa["maxReplicas"]
+
+
+def test_kubernetes_stream_service_is_one_connection_of_the_image(dockerfile):
+    """One replica, replaced with Recreate (X allows one filtered-stream connection per app),
+    the image's `stream` role with its health check, secrets from a Secret only."""
+    deployment = yaml.safe_load((DEPLOY / "k8s" / "stream.yaml").read_text())
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "ecoin:latest" and container["args"] == ["stream"]
+    probe = container["livenessProbe"]["exec"]["command"]
+    assert probe == ["ecoin-entrypoint", "health", "stream"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert not {"X_BEARER_TOKEN", "ECOIN_DATABASE_URL"} & set(env)  # never as plain values
+    assert container["envFrom"] == [{"secretRef": {"name": "ecoin-secrets"}}]
+    assert env["ECOIN_SENTIMENT_URL"].startswith("http://ecoin-sentiment:")
+    _, stages = dockerfile
+    runtime_args = dict(i.args.split("=", 1) for i in stages["runtime"].all("ARG"))
+    assert pod["securityContext"]["runAsUser"] == int(runtime_args["ECOIN_UID"])
+    (mount,) = container["volumeMounts"]
+    assert mount["mountPath"] == "/data"  # the image's ECOIN_HOME
 
 
 def test_helm_values_run_the_image_as_the_code_location(dockerfile):
