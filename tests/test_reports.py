@@ -179,6 +179,7 @@ def test_coin_report_shows_every_section(home: Path):
     assert "<strong>Note:</strong>" not in body  # every section had data
     assert f'alt="bitcoin: {MODEL_HORIZON}-day forecast from {TODAY}"' in body
     assert "the saved model" in body  # 10 days: more than the stored 7-day forecast
+    assert "engaged sentiment" in body and ">bitcoin<" in body  # the social signals table
     for model in ("naive", "linear regression", "neuralprophet"):
         assert f">{model}<" in body
     assert body.count(">days</td>") == body.count(">hours</td>") == 7  # correlation by lag
@@ -221,9 +222,17 @@ def test_empty_data_renders_with_notes(home: Path):
 
 def test_coin_report_sections_read_their_data_without_the_notebook(home: Path):
     from ecoin_assets.config import load_settings
-    from ecoin_assets.reports.coin import CoinReport, backtests, correlation, forecast, prices
+    from ecoin_assets.reports.coin import (
+        CoinReport,
+        backtests,
+        correlation,
+        forecast,
+        prices,
+        signals,
+    )
     from ecoin_assets.reports.params import Window
     from ecoin_assets.sentiment.registry import active_version
+    from ecoin_assets.tweets.topics import seeds
 
     db = Database(home / "ecoin.duckdb")
     window = Window(TODAY - timedelta(days=364), TODAY)
@@ -246,6 +255,15 @@ def test_coin_report_sections_read_their_data_without_the_notebook(home: Path):
     assert note is not None and note.startswith("no hourly prices of bitcoin stored")
     report = CoinReport.open(COIN, str(window.start), str(window.end), settings=load_settings())
     assert report.horizon == 7 and report.recent_prices.equals(recent)
+    # social signals: the seed topic named like the coin is linked to it
+    assert signals.linked_topics(db, COIN, seeds(load_settings())) == [COIN] == report.linked_topics
+    social = signals.recent_signals(db, [COIN], version, window)
+    assert set(social["topic"]) == {COIN} and (social["volume"] > 0).all()
+    days = pd.to_datetime(social["ts"]).dt.date
+    assert days.min() >= TODAY - timedelta(days=signals.RECENT_DAYS - 1)
+    assert signals.recent_signals(db, [COIN], version, quiet).empty
+    unlinked = signals.signals_table(pd.DataFrame(), "solana", []).data
+    assert "no topic is linked to solana" in unlinked
 
 
 def test_sentiment_report_sections_read_their_data_without_the_notebook(home: Path):
@@ -398,11 +416,14 @@ def test_cli_writes_the_report_and_says_where(home: Path):
 
 def test_dagster_assets_render_one_report_per_partition(home: Path):
     from ecoin_assets.reports.assets import coin_report, sentiment_report
+    from ecoin_assets.resources import build_resources
 
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("topics", [TOPIC])  # topic_partitions_sensor's work
         for asset, key in ((coin_report, COIN), (sentiment_report, TOPIC)):
-            result = dg.materialize([asset], partition_key=key, instance=instance)
+            result = dg.materialize(
+                [asset], partition_key=key, instance=instance, resources=build_resources()
+            )
             assert result.success
             meta = result.asset_materializations_for_node(asset.key.path[-1])[0].metadata
             html = Path(meta["html"].value)

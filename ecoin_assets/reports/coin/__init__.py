@@ -20,6 +20,8 @@ notebook calls: it keeps each section's data once read and hands it to the views
 - The correlation of the sentiment of the topic named like the coin, by the active sentiment
   model, with the coin's price and returns at lags -3..+3, per day and, where hourly prices
   are stored (`prices_hourly`), per hour (`correlation`).
+- The social signals of the topics linked to the coin over the window's last 14 days, as
+  `/signals` serves them (`signals`).
 
 The settings come from the caller (the notebook reads the environment), never from here.
 """
@@ -42,6 +44,7 @@ from ecoin_assets.reports.coin import (
     monthly,
     prices,
     risk,
+    signals,
     summary,
 )
 from ecoin_assets.reports.coin.backtests import MODELS
@@ -49,6 +52,7 @@ from ecoin_assets.reports.coin.forecast import HISTORY_SHOWN, Forecast
 from ecoin_assets.reports.coin.prices import RECENT_DAYS
 from ecoin_assets.reports.params import CoinParams, coin_params, report_database
 from ecoin_assets.sentiment.registry import active_version
+from ecoin_assets.tweets.topics import seeds
 
 __all__ = ["HISTORY_SHOWN", "MODELS", "RECENT_DAYS", "CoinReport", "Forecast"]
 
@@ -201,3 +205,17 @@ class CoinReport:
                 if self._pairs_note(freq) is None
             ]
         )
+
+    # -- social signals ---------------------------------------------------------------------------
+    @cached_property
+    def linked_topics(self) -> list[str]:
+        return signals.linked_topics(self.db, self.coin, seeds(self.settings))
+
+    @cached_property
+    def recent_signals(self) -> pd.DataFrame:
+        return signals.recent_signals(
+            self.db, self.linked_topics, self.sentiment_version, self.window
+        )
+
+    def signals_table(self) -> Styler | Markdown:
+        return signals.signals_table(self.recent_signals, self.coin, self.linked_topics)

@@ -29,6 +29,11 @@ def daily_signals(db: Database, topic: str, version: str, window: Window) -> pd.
 def signals_table(frame: pd.DataFrame, topic: str, window: Window) -> Styler | Markdown:
     if frame.empty:
         return none(topic, window)
+    return styled_signals(frame)
+
+
+def styled_signals(frame: pd.DataFrame) -> Styler:
+    """Daily signals as a table, led by their topic when `frame` has a `topic` column."""
     shown = pd.DataFrame(
         {
             "day (UTC)": pd.to_datetime(frame["ts"]).dt.strftime("%Y-%m-%d"),
@@ -40,6 +45,8 @@ def signals_table(frame: pd.DataFrame, topic: str, window: Window) -> Styler | M
             "volume z": frame["volume_z"],
         }
     )
+    if "topic" in frame:
+        shown.insert(0, "topic", frame["topic"])
     formats = {
         "posts": "{:,.0f}",
         "authors": "{:,.0f}",
