@@ -64,10 +64,17 @@ def fill(path: Path, size: int, now: datetime) -> None:
             f"""
             INSERT INTO topic_minute_sentiment
             SELECT 'bitcoin', date_trunc('minute', created_at), '{VERSION}', count(*), 0,
-                   count(*), 0, 0.0, 0.0, 0.0, 0.0, ?
+                   count(*), 0, 0.0, 0.0, 0.0, 0.0, ?, count(*), 0.0
             FROM posts GROUP BY 2
             """,
             [now],
+        )
+        con.execute(
+            """
+            INSERT INTO topic_minute_authors
+            SELECT DISTINCT 'bitcoin', date_trunc('minute', created_at), author_id
+            FROM posts WHERE author_id IS NOT NULL
+            """
         )
 
 

@@ -17,7 +17,10 @@ WORDS = ["great rally today friends", "terrible dump again today", "price is fla
 
 
 def tweet(i: int) -> Tweet:
-    return Tweet(i, f"{WORDS[i % 3]} number {i}", T0 + timedelta(seconds=17 * i), "en", "a", False)
+    """Seven authors; every fourth post already liked and retweeted when collected."""
+    metrics = (3 * i, i % 5, 1, 0) if i % 4 == 0 else (0, 0, 0, 0)
+    created = T0 + timedelta(seconds=17 * i)
+    return Tweet(i, f"{WORDS[i % 3]} number {i}", created, "en", f"a{i % 7}", False, metrics)
 
 
 def score(i: int, version: str) -> tuple:
@@ -25,6 +28,35 @@ def score(i: int, version: str) -> tuple:
     value = {"positive": 0.8, "negative": -0.6, "neutral": 0.05}[label]
     p_pos, p_neg = max(value, 0), max(-value, 0)
     return (i, version, label, p_neg, 1 - p_pos - p_neg, p_pos, value, T0)
+
+
+WEIGHT = (
+    "(1 + ln(1 + coalesce(p.like_count, 0) + 2 * coalesce(p.retweet_count, 0) "
+    "+ coalesce(p.reply_count, 0) + coalesce(p.quote_count, 0)))"
+)
+
+
+def recount_engagement(db: Database) -> tuple[set, dict]:
+    """Unique authors per topic and minute, and the engagement sums, from the posts."""
+    authors = db.query(
+        "SELECT DISTINCT t.topic, date_trunc('minute', p.created_at), p.author_id "
+        "FROM post_topics t JOIN posts p USING (post_id)"
+    )
+    sums = db.query(
+        f"SELECT t.topic, date_trunc('minute', p.created_at), s.model_version, sum({WEIGHT}), "
+        f"sum({WEIGHT} * s.score) FROM post_topics t JOIN posts p USING (post_id) "
+        "JOIN post_sentiment s USING (post_id) GROUP BY 1, 2, 3"
+    )
+    return set(authors), {(t, m, v): (w, ws) for t, m, v, w, ws in sums}
+
+
+def stored_engagement(db: Database) -> tuple[set, dict]:
+    authors = db.query("SELECT topic, minute, author_id FROM topic_minute_authors")
+    sums = db.query(
+        "SELECT topic, minute, model_version, engaged_weight, engaged_total "
+        "FROM topic_minute_sentiment"
+    )
+    return set(authors), {(t, m, v): (w, ws) for t, m, v, w, ws in sums}
 
 
 def recount(db: Database) -> tuple[dict, dict]:
@@ -82,3 +114,11 @@ def test_added_aggregates_equal_a_recount(tmp_path):
         assert added[1][key][:3] == (n, neg, pos)
         assert added[1][key][3] == pytest.approx(mean, abs=1e-9)
     assert len(added[1]) > 20
+    # unique authors and engagement-weighted sums, kept per minute as posts arrive
+    authors, sums = recount_engagement(db)
+    kept_authors, kept_sums = stored_engagement(db)
+    assert kept_authors == authors and len({a for *_, a in authors}) == 7
+    assert set(kept_sums) == set(sums)
+    for key, (weight, total) in sums.items():
+        assert kept_sums[key] == pytest.approx((weight, total), abs=1e-9)
+    assert any(kept_sums[k][0] > added[1][k][0] for k in kept_sums)  # engagement weighs

@@ -78,7 +78,7 @@ def db(ecoin_home: Path, monkeypatch) -> Database:
                 )
                 con.execute(
                     "INSERT INTO topic_minute_sentiment VALUES (?, ?, ?, ?, 0, ?, 0, 0.1, 0, 0, "
-                    "0.1, ?)",
+                    "0.1, ?, NULL, NULL)",
                     [topic, minute, version, posts, posts, NOW],
                 )
     return database

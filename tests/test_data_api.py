@@ -19,6 +19,7 @@ from fuzzing import no_server_errors
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.sentiment.registry import active_version
+from ecoin_assets.sentiment.scoring import write_scores
 from ecoin_assets.serving.data_api import create_app
 from ecoin_assets.storage import Database
 
@@ -48,7 +49,7 @@ def home(ecoin_home: Path, monkeypatch) -> Path:
                 )
                 con.execute(
                     "INSERT INTO topic_minute_sentiment VALUES "
-                    "(?, ?, ?, ?, 0, ?, 0, ?, 0, 0, ?, ?)",
+                    "(?, ?, ?, ?, 0, ?, 0, ?, 0, 0, ?, ?, NULL, NULL)",
                     [topic, minute, version, posts, posts, mood, mood, END],
                 )
         for i, author in enumerate(["a", "b", "a"]):
@@ -58,6 +59,10 @@ def home(ecoin_home: Path, monkeypatch) -> Path:
                 [i + 1, END - timedelta(minutes=30 - i), author, END],
             )
             con.execute("INSERT INTO post_topics VALUES (?, 'bitcoin')", [i + 1])
+            con.execute(  # what ingestion keeps per minute beside the post
+                "INSERT INTO topic_minute_authors VALUES ('bitcoin', ?, ?) ON CONFLICT DO NOTHING",
+                [END - timedelta(minutes=30 - i), author],
+            )
         for d in range(40):
             day = (END - timedelta(days=40 - d)).date()
             con.execute(
@@ -215,11 +220,10 @@ def test_engagement_weights_the_engaged_sentiment(home, client):
     version = active_version(home)
     with db.write() as con:
         con.execute("UPDATE posts SET like_count = 100 WHERE post_id = 2")
-        for post_id, score in ((1, 1.0), (2, -1.0)):
-            con.execute(
-                "INSERT INTO post_sentiment VALUES (?, ?, 'neutral', 0, 1, 0, ?, ?)",
-                [post_id, version, score, END],
-            )
+        rows = [
+            (i, version, "neutral", 0.0, 1.0, 0.0, score, END) for i, score in ((1, 1), (2, -1))
+        ]
+        write_scores(con, rows, END)  # the scoring path, which adds to the minutes' sums
     last = client.get("/signals", params=window(topic="bitcoin")).json()["rows"][-1]
     weight = 1 + math.log(101)
     assert last["engaged_sentiment"] == pytest.approx((1 - weight) / (1 + weight), abs=1e-4)

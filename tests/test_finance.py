@@ -149,7 +149,7 @@ def _store_daily_sentiment(db: Database, topic: str, version: str, days, sentime
         for day, value in zip(days, sentiment, strict=True):
             con.execute(
                 "INSERT INTO topic_minute_sentiment VALUES (?, ?, ?, 10, 3, 4, 3, ?, 0.3, 0.3, ?, "
-                "now())",
+                "now(), NULL, NULL)",
                 [
                     topic,
                     pd.Timestamp(day) + pd.Timedelta(hours=12),

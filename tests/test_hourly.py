@@ -164,7 +164,7 @@ def _planted(db: Database, mood: np.ndarray, sentiment: np.ndarray, hours) -> No
         for h, value in zip(hours, sentiment, strict=True):
             con.execute(
                 "INSERT INTO topic_minute_sentiment VALUES ('syn', ?, 'v1', 10, 3, 4, 3, ?, 0.3, "
-                "0.3, ?, now())",
+                "0.3, ?, now(), NULL, NULL)",
                 [h + pd.Timedelta(minutes=30), float(value), float(value) * np.log(11)],
             )
 

@@ -10,6 +10,7 @@ single-writer rules take `duckdb_db`; tests about PostgreSQL alone take `pg_db`.
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -1107,6 +1108,17 @@ def test_the_previous_release_database_is_migrated_and_loses_nothing(db_target) 
     ]
     assert db.query("SELECT name, signal FROM alert_rules") == [("btc-spike", "volume_z")]
     assert db.query("SELECT count(*) FROM post_sentiment") == [(2,)]
+    # migration 3 fills the per-minute authors and engagement sums from the stored posts
+    noon = datetime(2026, 11, 30, 12, 0)
+    assert db.query("SELECT topic, minute, author_id FROM topic_minute_authors ORDER BY 2") == [
+        ("bitcoin", noon, "42"),
+        ("bitcoin", noon + timedelta(minutes=1), "43"),
+    ]
+    sums = db.query(
+        "SELECT engaged_weight, engaged_total FROM topic_minute_sentiment ORDER BY minute"
+    )
+    liked = 1 + math.log(1 + 7 + 2 * 2 + 1)  # 7 likes, 2 retweets, 1 reply when stored
+    assert sums == [pytest.approx((liked, liked * 0.88)), pytest.approx((1.0, -0.8))]
     # the tables this release added exist and work on the old rows
     assert score_new_forecasts(db, "bitcoin") == 2
     assert db.query("SELECT count(*) FROM sentiment_drift") == [(0,)]

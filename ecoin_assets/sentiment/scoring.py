@@ -13,6 +13,12 @@ of the two is written), so a write costs what its batch holds, whatever is store
 - `share_negative` / `share_positive`: the shares of posts labelled so;
 - `weighted_sentiment`: `mean_sentiment * ln(1 + scored)`, sentiment that counts for more when
   more posts carry it (the volume-weighted score; zero for a minute without posts).
+- `engaged_weight` / `engaged_total`: the sums of the posts' engagement weights
+  (`ENGAGEMENT_WEIGHT`) and of their weighted scores, whose ratio over any period is the
+  engagement-weighted sentiment. X's public_metrics are those of the post when it was stored
+  (seconds after it was written, mostly zero) and are not read again, so a fresh post weighs 1
+  and the weight tells apart posts that had drawn engagement when collected (recovered or
+  older posts).
 Over a longer window, `window_sentiment` weighs each minute by its posts.
 """
 
@@ -27,6 +33,13 @@ from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.storage import Connection, Database
 from ecoin_assets.storage.rows import insert_new_rows
 from ecoin_assets.storage.sql import dialect_of, ratio
+
+#: a post's weight in engagement-weighted sentiment, over `posts p`: 1 + ln(1 + likes +
+#: 2 retweets + replies + quotes)
+ENGAGEMENT_WEIGHT = (
+    "(1 + ln(1 + coalesce(p.like_count, 0) + 2 * coalesce(p.retweet_count, 0) "
+    "+ coalesce(p.reply_count, 0) + coalesce(p.quote_count, 0)))"
+)
 
 BATCH = 1000
 AGGREGATES_LOCK = 7_301_884  # the PostgreSQL advisory lock of per-minute aggregate writers
@@ -79,9 +92,9 @@ def write_scores(con: Connection, rows: list[tuple], now: datetime) -> None:
         pd.DataFrame([(r[0], r[1], r[2], r[6]) for r in new], columns=[*_KEY, "label", "score"]),
     )
     pairs = con.execute(
-        """
+        f"""
         SELECT t.topic, date_trunc('minute', p.created_at) AS minute, n.model_version,
-               n.label, n.score
+               n.label, n.score, {ENGAGEMENT_WEIGHT} AS weight
         FROM new_scores n JOIN posts p ON p.post_id = n.post_id
         JOIN post_topics t ON t.post_id = n.post_id
         WHERE p.created_at IS NOT NULL
@@ -98,7 +111,7 @@ def add_linked_scores(con: Connection, links: str, now: datetime) -> None:
     pairs = con.execute(
         f"""
         SELECT n.topic, date_trunc('minute', p.created_at) AS minute, s.model_version,
-               s.label, s.score
+               s.label, s.score, {ENGAGEMENT_WEIGHT} AS weight
         FROM {links} n JOIN posts p ON p.post_id = n.post_id
         JOIN post_sentiment s ON s.post_id = n.post_id
         WHERE p.created_at IS NOT NULL
@@ -108,7 +121,8 @@ def add_linked_scores(con: Connection, links: str, now: datetime) -> None:
 
 
 def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
-    """Add scores (`topic, minute, model_version, label, score`) to `topic_minute_sentiment`:
+    """Add scores (`topic, minute, model_version, label, score, weight`) to
+    `topic_minute_sentiment`:
     counts and sums grow, means and shares follow, from this batch alone (incremental: the
     cost does not grow with what is stored)."""
     if pairs.empty:
@@ -117,6 +131,7 @@ def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
         negative=pairs["label"].eq("negative").astype(int),
         neutral=pairs["label"].eq("neutral").astype(int),
         positive=pairs["label"].eq("positive").astype(int),
+        weighted=pairs["weight"] * pairs["score"],
     ).groupby(["topic", "minute", "model_version"], as_index=False)
     frame = grouped.agg(
         scored=("score", "size"),
@@ -124,6 +139,8 @@ def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
         neutral=("neutral", "sum"),
         positive=("positive", "sum"),
         total=("score", "sum"),
+        engaged_weight=("weight", "sum"),
+        engaged_total=("weighted", "sum"),
     )
     con.register("sentiment_increments", frame)
     old, new = "topic_minute_sentiment", "excluded"
@@ -135,7 +152,7 @@ def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
         INSERT INTO topic_minute_sentiment
         SELECT topic, minute, model_version, scored, negative, neutral, positive,
                total / scored, {ratio("negative", "scored")}, {ratio("positive", "scored")},
-               total / scored * ln(1 + scored), ?
+               total / scored * ln(1 + scored), ?, engaged_weight, engaged_total
         FROM sentiment_increments
         ON CONFLICT (topic, minute, model_version) DO UPDATE SET
             scored = {scored},
@@ -146,7 +163,9 @@ def add_to_minutes(con: Connection, pairs: pd.DataFrame, now: datetime) -> None:
             share_negative = {ratio(f"({old}.negative + {new}.negative)", scored)},
             share_positive = {ratio(f"({old}.positive + {new}.positive)", scored)},
             weighted_sentiment = {mean} * ln(1 + {scored}),
-            updated_at = {new}.updated_at
+            updated_at = {new}.updated_at,
+            engaged_weight = coalesce({old}.engaged_weight, 0) + {new}.engaged_weight,
+            engaged_total = coalesce({old}.engaged_total, 0) + {new}.engaged_total
         """,
         [now],
     )

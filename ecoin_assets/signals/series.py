@@ -2,8 +2,9 @@
 coin (prices), read from one open connection.
 
 Topic figures come from the per-minute aggregates that ingestion writes with each batch of
-posts (`topic_minute_stats`, `topic_minute_sentiment`), and unique authors from the posts of the
-window, so a request reads its window and the trailing baseline, never the whole history.
+posts (`topic_minute_stats`, `topic_minute_authors`, `topic_minute_sentiment`), never from the
+posts themselves, so a request reads its window and the trailing baseline of those, whatever
+is stored.
 
 - **volume**: posts that matched the topic in the period (retweets and spam included: what
   was said about it); **kept**: those kept for sentiment.
@@ -12,10 +13,11 @@ window, so a request reads its window and the trailing baseline, never the whole
   post on two topics counts for each).
 - **sentiment**: mean of p_positive - p_negative over the scored posts, by `version`.
 - **engaged_sentiment**: the same, each post weighted by 1 + ln(1 + likes + 2 retweets +
-  replies + quotes), X's public_metrics as they were when the post was stored. Posts are
-  stored seconds after they are written, when their metrics are still young (mostly zero), and
-  the metrics are not read again: the weighting tells apart posts that had already drawn
-  engagement when collected (recovered or older posts), and weighs every fresh one as 1.
+  replies + quotes) (`sentiment.scoring.ENGAGEMENT_WEIGHT`), X's public_metrics as they were
+  when the post was stored. Posts are stored seconds after they are written, when their
+  metrics are still young (mostly zero), and the metrics are not read again: the weighting
+  tells apart posts that had already drawn engagement when collected (recovered or older
+  posts), and weighs every fresh one as 1.
 - **volume_z**, **sentiment_z**: how far the period is from the `baseline` periods before it,
   in standard deviations of those periods (at least Poisson noise for volume, 0.05 for
   sentiment; empty until a third of the baseline exists, periods before the topic's first
@@ -92,7 +94,8 @@ def topic_signals(
         f"""
         SELECT {minute} AS ts, sum(scored) AS scored,
                sum(mean_sentiment * scored) / sum(scored) AS sentiment,
-               sum(negative) AS negative, sum(positive) AS positive
+               sum(negative) AS negative, sum(positive) AS positive,
+               sum(engaged_total) / sum(engaged_weight) AS engaged_sentiment
         FROM topic_minute_sentiment
         WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?
         GROUP BY 1
@@ -102,34 +105,17 @@ def topic_signals(
     authors = _frame(
         con,
         f"""
-        SELECT {_bucket(con, "p.created_at", iv)} AS ts, count(DISTINCT p.author_id) AS authors
-        FROM posts p JOIN post_topics t USING (post_id)
-        WHERE t.topic = ? AND p.created_at >= ? AND p.created_at < ?
+        SELECT {minute} AS ts, count(DISTINCT author_id) AS authors
+        FROM topic_minute_authors WHERE topic = ? AND minute >= ? AND minute < ?
         GROUP BY 1
         """,
         [topic, iv.start_of(start), end],
-    )
-    engaged = _frame(
-        con,
-        f"""
-        SELECT {_bucket(con, "p.created_at", iv)} AS ts,
-               sum(w * s.score) / sum(w) AS engaged_sentiment
-        FROM (SELECT post_id, created_at, 1 + ln(1 + coalesce(like_count, 0)
-                     + 2 * coalesce(retweet_count, 0) + coalesce(reply_count, 0)
-                     + coalesce(quote_count, 0)) AS w
-              FROM posts WHERE keep AND created_at >= ? AND created_at < ?) p
-        JOIN post_topics t ON t.post_id = p.post_id AND t.topic = ?
-        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-        GROUP BY 1
-        """,
-        [iv.start_of(start), end, topic, version],
     )
     index = pd.DataFrame({"ts": iv.starts(since, end)})
     mine = volume[volume["topic"] == topic].drop(columns="topic")
     total = volume.groupby("ts", as_index=False)["volume"].sum().rename(columns={"volume": "all"})
     out = index.merge(mine, on="ts", how="left").merge(total, on="ts", how="left")
     out = out.merge(mood, on="ts", how="left").merge(authors, on="ts", how="left")
-    out = out.merge(engaged, on="ts", how="left")
     out["engaged_sentiment"] = out["engaged_sentiment"].astype(float).round(4)
     for column in ("volume", "kept", "all", "scored", "negative", "positive"):
         out[column] = out[column].fillna(0).astype(int)
@@ -265,8 +251,8 @@ def window_signals(
         "SELECT min(minute) FROM topic_minute_stats WHERE topic = ?", [topic]
     ).fetchone()
     authors = con.execute(
-        "SELECT count(DISTINCT p.author_id) FROM posts p JOIN post_topics t USING (post_id) "
-        "WHERE t.topic = ? AND p.created_at >= ? AND p.created_at < ?",
+        "SELECT count(DISTINCT author_id) FROM topic_minute_authors "
+        "WHERE topic = ? AND minute >= ? AND minute < ?",
         [topic, (pd.Timestamp(end) - width).to_pydatetime(), end],
     ).fetchone()
     # windows back from `end`: a minute starting in [end - (k+1) w, end - k w) is in window k
@@ -289,15 +275,9 @@ def window_signals(
     volume_z = zscore(volume[order].reset_index(drop=True), baseline, counts=True).iloc[-1]
     sentiment_z = zscore(sentiment[order].reset_index(drop=True), baseline).iloc[-1]
     engaged = con.execute(
-        """
-        SELECT sum(p.w * s.score) / sum(p.w)
-        FROM (SELECT post_id, 1 + ln(1 + coalesce(like_count, 0) + 2 * coalesce(retweet_count, 0)
-                     + coalesce(reply_count, 0) + coalesce(quote_count, 0)) AS w
-              FROM posts WHERE keep AND created_at >= ? AND created_at < ?) p
-        JOIN post_topics t ON t.post_id = p.post_id AND t.topic = ?
-        JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-        """,
-        [(pd.Timestamp(end) - width).to_pydatetime(), end, topic, version],
+        "SELECT sum(engaged_total) / sum(engaged_weight) FROM topic_minute_sentiment "
+        "WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?",
+        [topic, version, (pd.Timestamp(end) - width).to_pydatetime(), end],
     ).fetchone()
     current = float(volume.get(0, 0.0) or 0.0)
     all_now = float(total.get(0, 0))

@@ -317,6 +317,15 @@ TABLES: dict[str, str] = {
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (topic, minute)
         )""",
+    # Per topic and minute of `created_at`: the distinct authors who posted on it (what
+    # unique-author counts of any period are read from, added to as posts are stored).
+    "topic_minute_authors": """
+        CREATE TABLE IF NOT EXISTS topic_minute_authors (
+            topic VARCHAR NOT NULL,
+            minute TIMESTAMP NOT NULL,
+            author_id VARCHAR NOT NULL,
+            PRIMARY KEY (topic, minute, author_id)
+        )""",
     # Per topic and 10-minute bucket of `created_at`: in how many kept posts each term occurs
     # (tweets/terms.py), added to as posts are stored; what trending compares.
     "topic_term_counts": """
@@ -360,7 +369,8 @@ TABLES: dict[str, str] = {
             computed_at TIMESTAMP NOT NULL,
             PRIMARY KEY (day, topic, model_version)
         )""",
-    # Per topic, minute of `created_at` and model version: the sentiment aggregates.
+    # Per topic, minute of `created_at` and model version: the sentiment aggregates; the
+    # engagement weights' sum and the weighted scores' sum make engagement-weighted sentiment.
     "topic_minute_sentiment": """
         CREATE TABLE IF NOT EXISTS topic_minute_sentiment (
             topic VARCHAR NOT NULL,
@@ -375,6 +385,8 @@ TABLES: dict[str, str] = {
             share_positive DOUBLE NOT NULL,
             weighted_sentiment DOUBLE NOT NULL,
             updated_at TIMESTAMP NOT NULL,
+            engaged_weight DOUBLE,
+            engaged_total DOUBLE,
             PRIMARY KEY (topic, minute, model_version)
         )""",
 }
@@ -398,6 +410,42 @@ MIGRATIONS: tuple[Migration, ...] = (
         tuple(
             f"ALTER TABLE posts ADD COLUMN IF NOT EXISTS {column} INTEGER"
             for column in ("like_count", "retweet_count", "reply_count", "quote_count")
+        ),
+    ),
+    # Unique authors and engagement-weighted sentiment kept per minute as posts arrive, instead
+    # of read from the window's posts; filled here from what is stored (the weight as in
+    # sentiment/scoring.py ENGAGEMENT_WEIGHT when this migration was written).
+    Migration(
+        3,
+        "per-minute unique authors and engagement-weighted sentiment",
+        (
+            "ALTER TABLE topic_minute_sentiment ADD COLUMN IF NOT EXISTS engaged_weight DOUBLE",
+            "ALTER TABLE topic_minute_sentiment ADD COLUMN IF NOT EXISTS engaged_total DOUBLE",
+            """
+            UPDATE topic_minute_sentiment SET engaged_weight = e.w, engaged_total = e.ws
+            FROM (
+                SELECT t.topic, date_trunc('minute', p.created_at) AS minute, s.model_version,
+                       sum(p.w) AS w, sum(p.w * s.score) AS ws
+                FROM (SELECT post_id, created_at, 1 + ln(1 + coalesce(like_count, 0)
+                             + 2 * coalesce(retweet_count, 0) + coalesce(reply_count, 0)
+                             + coalesce(quote_count, 0)) AS w
+                      FROM posts WHERE created_at IS NOT NULL) p
+                JOIN post_topics t ON t.post_id = p.post_id
+                JOIN post_sentiment s ON s.post_id = p.post_id
+                GROUP BY 1, 2, 3
+            ) e
+            WHERE topic_minute_sentiment.topic = e.topic
+              AND topic_minute_sentiment.minute = e.minute
+              AND topic_minute_sentiment.model_version = e.model_version
+              AND topic_minute_sentiment.engaged_weight IS NULL
+            """,
+            """
+            INSERT INTO topic_minute_authors
+            SELECT DISTINCT t.topic, date_trunc('minute', p.created_at), p.author_id
+            FROM posts p JOIN post_topics t ON t.post_id = p.post_id
+            WHERE p.created_at IS NOT NULL AND p.author_id IS NOT NULL
+            ON CONFLICT DO NOTHING
+            """,
         ),
     ),
 )

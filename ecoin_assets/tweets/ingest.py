@@ -238,7 +238,8 @@ def _known_ids(con: Connection, ids: list[int]) -> set[int]:
 
 def _add_links(con: Connection, links: set[tuple[int, str]], now: datetime) -> int:
     """Store the (post, topic) links not stored yet and add them to the per-minute counts
-    (`topic_minute_stats`) and, for posts already scored, to the sentiment aggregates: from
+    (`topic_minute_stats`), authors (`topic_minute_authors`) and, for posts already scored,
+    to the sentiment aggregates: from
     this batch alone, so the cost does not grow with what is stored. Returns how many."""
     from ecoin_assets.sentiment.scoring import add_linked_scores, serialize_aggregates
 
@@ -269,6 +270,15 @@ def _add_links(con: Connection, links: set[tuple[int, str]], now: datetime) -> i
             updated_at = excluded.updated_at
         """,
         [now],
+    )
+    con.execute(
+        """
+        INSERT INTO topic_minute_authors
+        SELECT DISTINCT n.topic, date_trunc('minute', p.created_at), p.author_id
+        FROM new_links n JOIN posts p ON p.post_id = n.post_id
+        WHERE p.created_at IS NOT NULL AND p.author_id IS NOT NULL
+        ON CONFLICT DO NOTHING
+        """
     )
     add_linked_scores(con, "new_links", now)
     con.unregister("new_links")
