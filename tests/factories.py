@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from ecoin_assets.forecasting.model import MAX_HORIZON, ModelConfig
 from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.storage import Database
 
@@ -21,6 +22,19 @@ def geometric_walk(
     rng = np.random.default_rng(seed)
     steps = rng.normal(0.0, scale, days) if tails is None else rng.standard_t(tails, days) * scale
     return np.exp(math.log(start) + np.cumsum(steps))
+
+
+def small_model_config(horizon: int = MAX_HORIZON) -> ModelConfig:
+    """A price model that trains in seconds: 5 epochs, 300 training days, 60 calibration days,
+    forecasting `horizon` days."""
+    return ModelConfig(
+        epochs=5,
+        train_days=300,
+        calibration_days=60,
+        min_calibration_days=60,
+        min_fit_days=200,
+        n_forecasts=horizon,
+    )
 
 
 def daily_prices(

@@ -22,7 +22,7 @@ from ecoin_assets.sentiment.evaluation import (
     load_metric,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # 10 examples, all three classes, not symmetric (so macro F1 differs from macro recall):
 #   true 0 (4 examples) predicted 0, 0, 0, 1  -> row [3, 1, 0]

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from factories import daily_prices, geometric_walk, store_prices
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fuzzing import no_server_errors
-from test_forecasting_model import HORIZON, SMALL  # a 5-epoch, 7-day model
 
 from ecoin_assets.analysis.correlation import correlation_stats
 from ecoin_assets.analysis.publish import publish
@@ -40,6 +39,9 @@ TEXTS = [
     "ETH gas fees are 12 gwei today",
     "i hate how slow this exchange is",
 ]
+
+HORIZON = 7
+SMALL = small_model_config(HORIZON)  # a 5-epoch, 7-day model
 
 
 def _prices(coin: str, days: int = 500, seed: int = 0) -> pd.DataFrame:

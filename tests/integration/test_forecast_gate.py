@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pytest
 from ecoin_cli import run_ecoin
-from factories import daily_prices, geometric_walk, store_prices
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fastapi.testclient import TestClient
 
 from ecoin_assets.config import load_settings
@@ -19,14 +19,7 @@ from ecoin_assets.serving.data_api import create_app
 from ecoin_assets.storage import Database
 
 COIN = "solana"
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=7,
-)
+SMALL = small_model_config(7)
 
 
 def _scores(mase: float | None, coverage: float) -> dict:

@@ -9,12 +9,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 from ecoin_cli import run_ecoin
-from factories import daily_prices, geometric_walk, store_prices
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fastapi.testclient import TestClient
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import InvalidInputError, NoDataError, NotFoundError
-from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.history import issue_history
 from ecoin_assets.forecasting.realized import realized_scores, score_new_forecasts
 from ecoin_assets.serving.data_api import create_app
@@ -22,9 +21,7 @@ from ecoin_assets.storage import Database
 
 COIN = "solana"
 FIRST = date(2024, 1, 1)
-SMALL = pm.ModelConfig(
-    epochs=5, train_days=300, calibration_days=60, min_calibration_days=60, min_fit_days=200
-)
+SMALL = small_model_config()
 
 
 def _prices(days: int, seed: int = 3) -> pd.DataFrame:

@@ -17,22 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from factories import small_model_config
 
 from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.backtest import Backtest, run_backtest, score
 from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HORIZON = 7
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=HORIZON,
-)
+SMALL = small_model_config(HORIZON)
 
 
 def random_walk(days: int = 600, seed: int = 0, start: str = "2022-01-01") -> pd.DataFrame:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ecoin_cli import run_ecoin
-from factories import daily_prices, store_prices
+from factories import daily_prices, small_model_config, store_prices
 from fakes import FakeClock
 
 from ecoin_assets.analysis.service import compare_models
@@ -48,14 +48,7 @@ TODAY = datetime.now(UTC).date()
 PRICE_DAYS = 560
 MODEL_HORIZON = 10
 STORED_DAYS = 7
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=MODEL_HORIZON,
-)
+SMALL = small_model_config(MODEL_HORIZON)
 POST_DAYS = 18
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//")
 
