@@ -68,6 +68,7 @@ def test_training_on_a_tiny_set_learns_it_and_roundtrips(encoder, tmp_path):
     assert registry.versions(tmp_path) == [registry.bundled_version(), model.version]
 
 
+@pytest.mark.slow  # trains a model for many seconds
 def test_a_model_keeps_the_encoder_it_was_trained_with(encoder, ecoin_home):
     """Models trained with all 6 MiniLM layers (the encoder before the 3-layer default) load,
     score and register with that encoder, not with the default."""
