@@ -12,7 +12,7 @@
 #
 # Python 3.11, CPU-only torch, every package pinned by constraints.txt, no compiler anywhere
 # (every dependency installs from a wheel), and a non-root user in the final stage.
-# tests/test_deploy.py runs this file's build-stage steps in a fresh virtual environment.
+# tests/e2e/test_deploy.py runs this file's build-stage steps in a fresh virtual environment.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

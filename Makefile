@@ -6,8 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser postgres demo dashboard test deploy-check lint format validate sandbox \
-	bentos clean
+.PHONY: install browser postgres demo dashboard test test-fast deploy-check lint format validate \
+	sandbox bentos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
@@ -50,12 +50,17 @@ test: install browser postgres
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# the fast loop: tests/unit and tests/integration without the tests marked slow (no `ecoin`
+# processes, servers, browser or deploy checks: those are tests/e2e, which `make test` runs too)
+test-fast: install
+	$(BIN)/python -m pytest tests/unit tests/integration -m "not slow" -q
+
 # the deployment checks that run without a container engine (deploy/README.md): hadolint, the
 # compose file, the Kubernetes manifests, the Dockerfile's steps in a fresh venv, Dagster on
 # PostgreSQL instance storage, and ecoin's tables and pipeline on PostgreSQL (required here)
 deploy-check: install postgres
-	ECOIN_REQUIRE_POSTGRES=1 $(BIN)/pytest tests/test_deploy.py tests/test_storage.py \
-		tests/test_postgres_pipeline.py
+	ECOIN_REQUIRE_POSTGRES=1 $(BIN)/pytest tests/e2e/test_deploy.py tests/integration/test_storage.py \
+		tests/e2e/test_postgres_pipeline.py
 
 # ruff, then actionlint on the GitHub Actions workflow (.github/workflows/ci.yml)
 lint: install

@@ -6,7 +6,7 @@
 #   sh deploy/install.sh app    # ecoin itself, editable (no dependencies), then pip check
 #
 # The Dockerfile's build stage runs these two commands (deps first, so that a code change
-# reuses the dependency layer); tests/test_deploy.py reads them from the Dockerfile and runs
+# reuses the dependency layer); tests/e2e/test_deploy.py reads them from the Dockerfile and runs
 # them in a fresh venv. Every version comes from constraints.txt.
 #
 #   VENV             where the venv goes (the Dockerfile sets /opt/venv)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import socket
 import subprocess
 import sys
 import time
@@ -14,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from factories import insert_neutral_minute, insert_post
 from fastapi.testclient import TestClient
 from fuzzing import no_server_errors
 
 from ecoin_assets.config import load_settings
+from ecoin_assets.processes import free_port
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.sentiment.scoring import write_scores
 from ecoin_assets.serving.data_api import create_app
@@ -43,25 +44,11 @@ def home(ecoin_home: Path, monkeypatch) -> Path:
                 ("bitcoin", 40 if spike else 10, -0.5 if spike else (0.0 if h % 2 else 0.2)),
                 ("ethereum", 10, 0.1),
             ):
-                con.execute(
-                    "INSERT INTO topic_minute_stats VALUES (?, ?, ?, ?, ?)",
-                    [topic, minute, posts, posts, END],
-                )
-                con.execute(
-                    "INSERT INTO topic_minute_sentiment VALUES "
-                    "(?, ?, ?, ?, 0, ?, 0, ?, 0, 0, ?, ?, NULL, NULL)",
-                    [topic, minute, version, posts, posts, mood, mood, END],
-                )
+                insert_neutral_minute(con, topic, minute, version, posts, mood, END)
         for i, author in enumerate(["a", "b", "a"]):
-            con.execute(
-                "INSERT INTO posts VALUES (?, ?, ?, 'en', 'x', 'x', ['x'], false, true, NULL, "
-                "'test', ?, 0, 0, 0, 0)",
-                [i + 1, END - timedelta(minutes=30 - i), author, END],
-            )
-            con.execute("INSERT INTO post_topics VALUES (?, 'bitcoin')", [i + 1])
-            con.execute(  # what ingestion keeps per minute beside the post
-                "INSERT INTO topic_minute_authors VALUES ('bitcoin', ?, ?) ON CONFLICT DO NOTHING",
-                [END - timedelta(minutes=30 - i), author],
+            created = END - timedelta(minutes=30 - i)
+            insert_post(
+                con, i + 1, created, "bitcoin", tokens=("x",), author=author, ingested_at=END
             )
         for d in range(40):
             day = (END - timedelta(days=40 - d)).date()
@@ -169,15 +156,9 @@ def test_without_a_database_the_api_says_so(ecoin_home):
     assert answer.status_code == 503 and "no database" in answer.json()["error"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_the_served_api_fuzzed_finds_no_server_error(home, tmp_path):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ecoin_assets", "serve", "api", "--port", str(port)],

@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pytest
 from ecoin_cli import run_ecoin
+from factories import insert_post
 
 from ecoin_assets.alerts.rules import add_rule
 from ecoin_assets.alerts.watch import evaluate
@@ -38,12 +39,7 @@ def _store(db: Database, topic: str, labels: list[str], confidence: float, versi
         start = con.execute("SELECT coalesce(max(post_id), 0) FROM posts").fetchone()[0] + 1
         for i, label in enumerate(labels):
             post_id, created = start + i, NOW - timedelta(minutes=1 + i % 50)
-            con.execute(
-                "INSERT INTO posts VALUES (?, ?, 'a', 'en', 'x', 'x', [], false, true, NULL, "
-                "'test', ?, 0, 0, 0, 0)",
-                [post_id, created, NOW],
-            )
-            con.execute("INSERT INTO post_topics VALUES (?, ?)", [post_id, topic])
+            insert_post(con, post_id, created, topic, ingested_at=NOW)
             p_neg, p_neu, p_pos = _probabilities(label, confidence)
             con.execute(
                 "INSERT INTO post_sentiment VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,7 +1,7 @@
 """The asset graph as reviewed: keys, groups, dependencies, partitions, checks, automation and
 freshness, jobs and sensors. A change to any of them changes `snapshots/asset_graph.json`, so
 that it is seen in review: regenerate it with
-`ECOIN_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/test_asset_graph.py`."""
+`ECOIN_UPDATE_SNAPSHOTS=1 .venv/bin/python -m pytest tests/unit/test_asset_graph.py`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import dagster as dg
 
 from ecoin_assets.definitions import defs
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.json"
 
 
 def _partitions(definition: dg.PartitionsDefinition | None) -> str | None:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from factories import insert_mood
 
 from ecoin_assets.analysis.finance import finance_features, risk_classes
 from ecoin_assets.analysis.linear import backtest_linear, scores
@@ -147,17 +148,7 @@ def test_comparison_stores_three_models_on_the_same_window(tmp_path):
 def _store_daily_sentiment(db: Database, topic: str, version: str, days, sentiment) -> None:
     with db.write() as con:
         for day, value in zip(days, sentiment, strict=True):
-            con.execute(
-                "INSERT INTO topic_minute_sentiment VALUES (?, ?, ?, 10, 3, 4, 3, ?, 0.3, 0.3, ?, "
-                "now(), NULL, NULL)",
-                [
-                    topic,
-                    pd.Timestamp(day) + pd.Timedelta(hours=12),
-                    version,
-                    float(value),
-                    float(value) * np.log(11),
-                ],
-            )
+            insert_mood(con, topic, pd.Timestamp(day) + pd.Timedelta(hours=12), version, value)
 
 
 def test_correlate_finds_sentiment_that_moves_with_returns_and_stores_it(tmp_path):

@@ -47,7 +47,7 @@ from ecoin_assets.storage import Database, mask_url
 from ecoin_assets.storage.postgres import translate
 from ecoin_assets.storage.schema import MIGRATIONS, TABLES, render
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 T1 = datetime(2024, 3, 1, 12, 0, 0)
 T2 = datetime(2024, 3, 2, 12, 0, 0)
 T3 = datetime(2024, 3, 3, 12, 0, 0)
@@ -1078,7 +1078,7 @@ def test_reading_a_database_of_the_previous_release_migrates_it_first(tmp_path) 
     assert db.query("SELECT count(*) FROM topics") == [(0,)]  # a table added since
 
 
-RELEASE_FIXTURE = Path(__file__).parent / "fixtures" / "release_2026_12_02.sql"
+RELEASE_FIXTURE = Path(__file__).parents[1] / "fixtures" / "release_2026_12_02.sql"
 
 
 def _load_fixture(db_target) -> None:

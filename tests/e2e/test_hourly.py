@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import requests
 from ecoin_cli import run_ecoin
+from factories import insert_mood
 from fakes import FakeClock
 
 from ecoin_assets.analysis.publish import snapshot_path
@@ -162,11 +163,7 @@ def _planted(db: Database, mood: np.ndarray, sentiment: np.ndarray, hours) -> No
     store_hourly(db, points, "test")
     with db.write() as con:
         for h, value in zip(hours, sentiment, strict=True):
-            con.execute(
-                "INSERT INTO topic_minute_sentiment VALUES ('syn', ?, 'v1', 10, 3, 4, 3, ?, 0.3, "
-                "0.3, ?, now(), NULL, NULL)",
-                [h + pd.Timedelta(minutes=30), float(value), float(value) * np.log(11)],
-            )
+            insert_mood(con, "syn", h + pd.Timedelta(minutes=30), "v1", value)
 
 
 def test_hourly_correlation_finds_a_same_hour_relation_and_none_when_shuffled(tmp_path):

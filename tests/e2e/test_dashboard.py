@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from factories import insert_post
 
 from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
 from ecoin_assets.dashboard import browser
@@ -29,12 +30,16 @@ def add_posts(db: Database, posts: list[dict], version: str, now: datetime) -> N
     with db.write() as con:
         for p in posts:
             created = now - timedelta(minutes=p["created"])
-            con.execute(
-                "INSERT INTO posts "
-                "VALUES (?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 'test', ?, 0, 0, 0, 0)",
-                [p["id"], created, p["text"], p["text"].lower(), p.get("stored", now)],
+            text, stored = p["text"], p.get("stored", now)
+            insert_post(
+                con,
+                p["id"],
+                created,
+                p["topic"],
+                text=text,
+                text_clean=text.lower(),
+                ingested_at=stored,
             )
-            con.execute("INSERT INTO post_topics VALUES (?, ?)", [p["id"], p["topic"]])
         rows = []
         for p in posts:
             positive = max(p["score"], 0) + (1 - abs(p["score"])) / 2

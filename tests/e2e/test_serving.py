@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fuzzing import no_server_errors
-from test_forecasting_model import HORIZON, SMALL  # a 5-epoch, 7-day model
 
 from ecoin_assets.analysis.correlation import correlation_stats
 from ecoin_assets.analysis.publish import publish
@@ -26,7 +26,6 @@ from ecoin_assets.errors import UserError
 from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting import registry as forecast_registry
 from ecoin_assets.forecasting.service import predict
-from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.processes import free_port, stop
 from ecoin_assets.sentiment import registry as sentiment_registry
 from ecoin_assets.serving.forecasts import ForecastServer, NotReadyError, UnknownCoinError
@@ -41,26 +40,13 @@ TEXTS = [
     "i hate how slow this exchange is",
 ]
 
+HORIZON = 7
+SMALL = small_model_config(HORIZON)  # a 5-epoch, 7-day model
+
 
 def _prices(coin: str, days: int = 500, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    end = date.today() - timedelta(days=1)
-    return pd.DataFrame(
-        {
-            "coin_id": coin,
-            "date": [end - timedelta(days=days - 1 - i) for i in range(days)],
-            "price_usd": np.exp(
-                math.log(100.0 * (seed + 1)) + np.cumsum(rng.normal(0, 0.03, days))
-            ),
-            "market_cap_usd": None,
-            "volume_usd": None,
-        }
-    )
-
-
-def _store_prices(db: Database, frame: pd.DataFrame) -> None:
-    with db.write() as con:
-        upsert_prices(con, frame, source="test")
+    walk = geometric_walk(days, seed, start=100.0 * (seed + 1))
+    return daily_prices(coin, walk, last=date.today() - timedelta(days=1))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +57,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = Database(home / "ecoin.duckdb")
     for seed, coin in enumerate(COINS):
         prices = _prices(coin, seed=seed)
-        _store_prices(db, prices)
+        store_prices(db, prices)
         pm.save(pm.train(coin, prices, SMALL, version=f"v-{coin}", horizon=HORIZON), home)
     with db.write() as con:
         con.execute(
@@ -221,12 +207,12 @@ def test_forecast_errors(server):
 def test_a_new_price_gives_a_new_forecast(tmp_path, home):
     db = Database(tmp_path / "ecoin.duckdb")
     prices = _prices("bitcoin")
-    _store_prices(db, prices.iloc[:-1])
+    store_prices(db, prices.iloc[:-1])
     server = ForecastServer({"bitcoin": pm.load(home, "bitcoin")}, db, refresh_seconds=0)
     before = server.forecast("bitcoin", 2)
     assert before["last_price_date"] == str(prices["date"].iloc[-2])
     assert server.forecast("bitcoin", 2)["generated_at"] == before["generated_at"]
-    _store_prices(db, prices.iloc[-1:])
+    store_prices(db, prices.iloc[-1:])
     after = server.forecast("bitcoin", 2)
     assert after["last_price_date"] == str(prices["date"].iloc[-1])
     assert after["points"][0]["date"] == before["points"][1]["date"]

@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from factories import geometric_walk, small_model_config
 
 from ecoin_assets.cli.hints import hint
 from ecoin_assets.errors import UserError
@@ -24,24 +23,15 @@ from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.backtest import Backtest, run_backtest, score
 from ecoin_assets.forecasting.features import FEATURE_COLUMNS, build_features
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 HORIZON = 7
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=HORIZON,
-)
+SMALL = small_model_config(HORIZON)
 
 
 def random_walk(days: int = 600, seed: int = 0, start: str = "2022-01-01") -> pd.DataFrame:
     """Daily prices (`date`, `price_usd`) of a seeded geometric random walk."""
-    rng = np.random.default_rng(seed)
-    log_price = math.log(100.0) + np.cumsum(rng.normal(0.0, 0.03, days))
     return pd.DataFrame(
-        {"date": pd.date_range(start, periods=days).date, "price_usd": np.exp(log_price)}
+        {"date": pd.date_range(start, periods=days).date, "price_usd": geometric_walk(days, seed)}
     )
 
 
@@ -366,6 +356,7 @@ def test_conformal_scale_raises_on_an_empty_horizon() -> None:
 
 
 # -- quiet training (the module's first network: neuralprophet is imported here too) ---------
+@pytest.mark.slow  # trains a model for many seconds
 def test_training_is_quiet(capfd: pytest.CaptureFixture[str]) -> None:
     pm.train("syn", random_walk(seed=11), SMALL, version="quiet", horizon=HORIZON)
     out, err = capfd.readouterr()
@@ -530,59 +521,6 @@ def test_train_with_too_little_history(prices: pd.DataFrame) -> None:
 
 
 # -- persistence ------------------------------------------------------------------------------
-_LOAD_AND_FORECAST = """
-import json, sys
-from pathlib import Path
-import pandas as pd
-from ecoin_assets.forecasting import model as pm
-home, prices, out = Path(sys.argv[1]), pd.read_pickle(sys.argv[2]), Path(sys.argv[3])
-loaded = pm.load(home, "syn")
-points = pm.forecast(loaded, prices, int(sys.argv[4]))
-out.write_text(json.dumps({
-    "version": loaded.version,
-    "meta": loaded.meta(),
-    "date": [str(d) for d in points["date"]],
-    "values": points[["yhat", "yhat_lower", "yhat_upper"]].to_numpy().tolist(),
-}))
-"""
-
-
-def test_save_then_load_in_a_fresh_process(
-    trained: pm.PriceModel, prices: pd.DataFrame, tmp_path: Path
-) -> None:
-    home = tmp_path / "home"
-    folder = pm.save(trained, home)
-
-    assert folder == home / "models" / "syn" / "v1"
-    assert (folder / "model.np").is_file()
-    assert (folder / "meta.json").is_file()
-    assert pm.served_version(home, "syn") == "v1"
-    expected = pm.forecast(trained, prices, HORIZON)
-    (tmp_path / "expected.json").write_text(
-        json.dumps(expected[["yhat", "yhat_lower", "yhat_upper"]].to_numpy().tolist())
-    )
-    prices.to_pickle(tmp_path / "prices.pkl")
-    result = tmp_path / "loaded.json"
-
-    args = [str(home), str(tmp_path / "prices.pkl"), str(result), str(HORIZON)]
-    done = subprocess.run(
-        [sys.executable, "-c", _LOAD_AND_FORECAST, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == ""
-    assert done.stderr == ""  # loading and predicting are quiet too
-    loaded = json.loads(result.read_text())
-    assert loaded["version"] == "v1"
-    assert loaded["meta"] == trained.meta()
-    assert loaded["date"] == [str(d) for d in expected["date"]]
-    in_process = json.loads((tmp_path / "expected.json").read_text())
-    np.testing.assert_allclose(loaded["values"], in_process, rtol=1e-9, atol=0)
-
-
 def test_load_in_process_and_versions(
     trained: pm.PriceModel, prices: pd.DataFrame, tmp_path: Path
 ) -> None:

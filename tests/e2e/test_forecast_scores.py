@@ -3,49 +3,29 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import date, timedelta
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pytest
 from ecoin_cli import run_ecoin
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fastapi.testclient import TestClient
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import InvalidInputError, NoDataError, NotFoundError
-from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.history import issue_history
 from ecoin_assets.forecasting.realized import realized_scores, score_new_forecasts
-from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.serving.data_api import create_app
 from ecoin_assets.storage import Database
 
 COIN = "solana"
 FIRST = date(2024, 1, 1)
-SMALL = pm.ModelConfig(
-    epochs=5, train_days=300, calibration_days=60, min_calibration_days=60, min_fit_days=200
-)
+SMALL = small_model_config()
 
 
 def _prices(days: int, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    log_price = math.log(100.0) + np.cumsum(rng.standard_t(4, days) * 0.03)
-    return pd.DataFrame(
-        {
-            "coin_id": COIN,
-            "date": [FIRST + timedelta(days=i) for i in range(days)],
-            "price_usd": np.exp(log_price),
-            "market_cap_usd": None,
-            "volume_usd": None,
-        }
-    )
-
-
-def _store(db: Database, prices: pd.DataFrame) -> None:
-    with db.write() as con:
-        upsert_prices(con, prices, source="test")
+    return daily_prices(COIN, geometric_walk(days, seed, tails=4), first=FIRST)
 
 
 def _forecast(db: Database, origin: date, version: str, yhat: float, issued: str) -> None:
@@ -72,13 +52,13 @@ def test_points_are_scored_once_when_their_day_has_a_price_and_the_first_issued_
             "volume_usd": None,
         }
     )
-    _store(db, prices.iloc[:2])
+    store_prices(db, prices.iloc[:2])
     _forecast(db, FIRST, "v1", 101.0, "2024-01-01 01:00")
     _forecast(db, FIRST, "v2", 150.0, "2024-01-01 05:00")  # issued later: not the one counted
     _forecast(db, FIRST + timedelta(days=1), "v1", 103.0, "2024-01-02 01:00")
     assert score_new_forecasts(db, COIN) == 2  # day 2 only: v1 and v2 from day 1
     assert score_new_forecasts(db, COIN) == 0  # once
-    _store(db, prices.iloc[2:])
+    store_prices(db, prices.iloc[2:])
     assert score_new_forecasts(db) == 3  # day 3: from day 1 (h2, v1 and v2) and day 2 (h1)
 
     summary = realized_scores(db, COIN, windows=(30,)).set_index("horizon")
@@ -93,7 +73,7 @@ def test_points_are_scored_once_when_their_day_has_a_price_and_the_first_issued_
 
     with pytest.raises(NotFoundError, match="no prices stored for coin 'bitcoin'"):
         realized_scores(db, "bitcoin")
-    _store(db, prices.assign(coin_id="bitcoin"))
+    store_prices(db, prices.assign(coin_id="bitcoin"))
     with pytest.raises(NoDataError, match="has reached its target day yet"):
         realized_scores(db, "bitcoin")
 
@@ -110,8 +90,8 @@ def test_history_uses_only_what_was_known_each_day_resumes_and_scores_as_recompu
     prices = _prices(400)
     start = FIRST + timedelta(days=330)
     full, cut = Database(tmp_path / "full.duckdb"), Database(tmp_path / "cut.duckdb")
-    _store(full, prices)
-    _store(cut, prices.iloc[:361])  # up to start + 30 days: what was known then
+    store_prices(full, prices)
+    store_prices(cut, prices.iloc[:361])  # up to start + 30 days: what was known then
 
     lines: list[str] = []
     done = issue_history(full, COIN, start, horizon=7, config=SMALL, progress=lines.append)
@@ -163,7 +143,7 @@ def test_cli_api_and_asset_give_the_same_scores(ecoin_home, monkeypatch):
     monkeypatch.setenv("ECOIN_COINS", COIN)
     db = Database(load_settings().db_path)
     prices = _prices(640)
-    _store(db, prices)
+    store_prices(db, prices)
     start = str(FIRST + timedelta(days=600))
 
     proc = run_ecoin("forecast", "history", "--coin", COIN, "--start", start, "--json")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ecoin_cli import run_ecoin
+from factories import daily_prices, small_model_config, store_prices
 from fakes import FakeClock
 
 from ecoin_assets.analysis.service import compare_models
@@ -36,7 +37,6 @@ from ecoin_assets.forecasting import model as pm
 from ecoin_assets.forecasting.backtest import run_backtest
 from ecoin_assets.forecasting.service import store_backtest, store_forecast
 from ecoin_assets.prices.hourly import store_hourly
-from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.reports import render
 from ecoin_assets.sentiment.registry import Classifier
 from ecoin_assets.sources.coingecko import HourlyPoint
@@ -49,14 +49,7 @@ TODAY = datetime.now(UTC).date()
 PRICE_DAYS = 560
 MODEL_HORIZON = 10
 STORED_DAYS = 7
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=MODEL_HORIZON,
-)
+SMALL = small_model_config(MODEL_HORIZON)
 POST_DAYS = 18
 EXTERNAL = re.compile(r"<(?:script|link|img|iframe)\b[^>]*(?:src|href)\s*=\s*[\"']?(?:https?:)?//")
 
@@ -71,16 +64,9 @@ def _ends_today(end: str) -> date:
 
 def _prices(days: int = PRICE_DAYS) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    log_price = math.log(30_000.0) + np.cumsum(rng.standard_t(4, days) * 0.02)
-    return pd.DataFrame(
-        {
-            "coin_id": COIN,
-            "date": [TODAY - timedelta(days=days - 1 - i) for i in range(days)],
-            "price_usd": np.exp(log_price),
-            "market_cap_usd": np.exp(log_price) * 19e6,
-            "volume_usd": rng.uniform(1e9, 3e9, days),
-        }
-    )
+    price = np.exp(math.log(30_000.0) + np.cumsum(rng.standard_t(4, days) * 0.02))
+    volume = rng.uniform(1e9, 3e9, days)
+    return daily_prices(COIN, price, last=TODAY, market_cap_usd=price * 19e6, volume_usd=volume)
 
 
 def _hourly_prices(days: int = 5) -> list[HourlyPoint]:
@@ -122,8 +108,7 @@ def template_home(tmp_path_factory: pytest.TempPathFactory, x_sandbox_module_fac
     home = tmp_path_factory.mktemp("reports-home")
     db = Database(home / "ecoin.duckdb")
     prices = _prices()
-    with db.write() as con:
-        upsert_prices(con, prices, source="test")
+    store_prices(db, prices)
     model = pm.train(COIN, prices, SMALL, version="v-test", horizon=MODEL_HORIZON)
     pm.save(model, home)
     store_forecast(db, model, pm.forecast(model, prices, STORED_DAYS))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import insert_post
 
 from ecoin_assets.bento_store import use_store
 from ecoin_assets.cli import run
@@ -67,6 +68,7 @@ def test_training_on_a_tiny_set_learns_it_and_roundtrips(encoder, tmp_path):
     assert registry.versions(tmp_path) == [registry.bundled_version(), model.version]
 
 
+@pytest.mark.slow  # trains a model for many seconds
 def test_a_model_keeps_the_encoder_it_was_trained_with(encoder, ecoin_home):
     """Models trained with all 6 MiniLM layers (the encoder before the 3-layer default) load,
     score and register with that encoder, not with the default."""
@@ -128,12 +130,7 @@ def _store_posts(db: Database, posts: list[tuple[int, str, str, bool]]) -> None:
     now = datetime(2026, 11, 23, 12, 0)
     with db.write() as con:
         for post_id, topic, text, keep in posts:
-            con.execute(
-                "INSERT INTO posts VALUES "
-                "(?, ?, 'a', 'en', ?, ?, [], false, ?, NULL, 'test', ?, 0, 0, 0, 0)",
-                [post_id, now, text, text, keep, now],
-            )
-            con.execute("INSERT INTO post_topics VALUES (?, ?)", [post_id, topic])
+            insert_post(con, post_id, now, topic, text=text, keep=keep)
 
 
 def test_score_pending_scores_kept_posts_once_and_aggregates(ecoin_home, capsys):

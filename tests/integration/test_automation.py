@@ -93,6 +93,7 @@ def test_only_sources_run_on_a_clock_and_the_sensor_runs_by_default():
     assert fresh == {"prices", "price_forecasts", "sentiment_price_correlation"}
 
 
+@pytest.mark.slow  # trains a model for many seconds
 def test_a_new_day_of_prices_leads_to_forecasts_and_reports_and_a_failed_check_to_nothing():
     today = utc_today()
     coins = sorted(GRAPH.get(dg.AssetKey("coin_report")).partitions_def.get_partition_keys())

@@ -17,7 +17,7 @@ from ecoin_assets.resources import CoinGeckoResource, EcoinSettings, EcoinStore
 from ecoin_assets.sources.coingecko import DailyPoint
 from ecoin_assets.storage import Database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

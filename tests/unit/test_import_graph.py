@@ -8,7 +8,7 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "ecoin_assets"
+PACKAGE = Path(__file__).resolve().parents[2] / "ecoin_assets"
 FOUNDATION = {"config", "errors", "sources", "storage", "processes", "bento_store"}
 PRESENTATION = {"serving", "dashboard", "reports", "cli", "definitions", "__main__"}
 

@@ -13,6 +13,7 @@ from urllib.request import urlopen
 
 import pytest
 from ecoin_cli import run_ecoin
+from factories import insert_neutral_minute
 
 from ecoin_assets.alerts.rules import add_rule, redact_url
 from ecoin_assets.alerts.watch import deliver_pending, evaluate
@@ -72,15 +73,7 @@ def db(ecoin_home: Path, monkeypatch) -> Database:
         for m in range(1, 6 * 60 + 16):
             minute = NOW - timedelta(minutes=m)
             for topic, posts in (("bitcoin", 40 if m <= 15 else 10), ("ethereum", 10)):
-                con.execute(
-                    "INSERT INTO topic_minute_stats VALUES (?, ?, ?, ?, ?)",
-                    [topic, minute, posts, posts, NOW],
-                )
-                con.execute(
-                    "INSERT INTO topic_minute_sentiment VALUES (?, ?, ?, ?, 0, ?, 0, 0.1, 0, 0, "
-                    "0.1, ?, NULL, NULL)",
-                    [topic, minute, version, posts, posts, NOW],
-                )
+                insert_neutral_minute(con, topic, minute, version, posts, 0.1, NOW)
     return database
 
 

@@ -165,7 +165,7 @@ DUCKDB_FILES = {"analysis/publish.py", "serving/analysis.py", "storage/sql.py", 
 
 
 def test_no_duckdb_only_sql_outside_the_storage_layer():
-    package = Path(__file__).resolve().parents[1] / "ecoin_assets"
+    package = Path(__file__).resolve().parents[2] / "ecoin_assets"
     found = [
         f"{path.relative_to(package)}:{number}: {line.strip()}"
         for path in sorted(package.rglob("*.py"))

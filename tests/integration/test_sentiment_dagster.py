@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import dagster as dg
+from factories import insert_post
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.resources import build_resources
@@ -18,12 +19,7 @@ def _posts(db: Database) -> None:
     texts = ["so happy with my gains today", "this crash is a disaster", "btc at 64k"]
     with db.write() as con:
         for i, text in enumerate(texts, start=1):
-            con.execute(
-                "INSERT INTO posts VALUES "
-                "(?, ?, 'a', 'en', ?, ?, [], false, true, NULL, 't', ?, 0, 0, 0, 0)",
-                [i, now, text, text, now],
-            )
-            con.execute("INSERT INTO post_topics VALUES (?, 'bitcoin')", [i])
+            insert_post(con, i, now, "bitcoin", text=text, source="t")
 
 
 def test_model_and_scores_materialize_with_metrics_and_versions():

@@ -21,7 +21,7 @@ from ecoin_assets.errors import (
     http_status,
 )
 
-PACKAGE = Path(__file__).resolve().parents[1] / "ecoin_assets"
+PACKAGE = Path(__file__).resolve().parents[2] / "ecoin_assets"
 COMMAND = re.compile(r"'ecoin [a-z]")
 
 

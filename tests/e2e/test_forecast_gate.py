@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import json
-import math
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
-import pandas as pd
 import pytest
 from ecoin_cli import run_ecoin
+from factories import daily_prices, geometric_walk, small_model_config, store_prices
 from fastapi.testclient import TestClient
 
 from ecoin_assets.config import load_settings
 from ecoin_assets.errors import InvalidInputError
 from ecoin_assets.forecasting import gate, service
 from ecoin_assets.forecasting import model as pm
-from ecoin_assets.prices.store import upsert_prices
 from ecoin_assets.serving.data_api import create_app
 from ecoin_assets.storage import Database
 
 COIN = "solana"
-SMALL = pm.ModelConfig(
-    epochs=5,
-    train_days=300,
-    calibration_days=60,
-    min_calibration_days=60,
-    min_fit_days=200,
-    n_forecasts=7,
-)
+SMALL = small_model_config(7)
 
 
 def _scores(mase: float | None, coverage: float) -> dict:
@@ -74,20 +65,10 @@ def _shuffled_fit(coin_id, prices, config, *, version, horizon):
 
 def test_a_bad_model_is_refused_stays_stored_and_only_force_serves_it(ecoin_home):
     db = Database(load_settings().db_path)
-    rng = np.random.default_rng(11)
-    days = 700
-    log_price = math.log(50.0) + np.cumsum(rng.standard_t(4, days) * 0.03)
-    prices = pd.DataFrame(
-        {
-            "coin_id": COIN,
-            "date": [date(2024, 1, 1) + timedelta(days=i) for i in range(days)],
-            "price_usd": np.exp(log_price),
-            "market_cap_usd": None,
-            "volume_usd": None,
-        }
+    prices = daily_prices(
+        COIN, geometric_walk(700, 11, start=50.0, tails=4), first=date(2024, 1, 1)
     )
-    with db.write() as con:
-        upsert_prices(con, prices, source="test")
+    store_prices(db, prices)
 
     good, verdict = service.train_model(db, ecoin_home, COIN, 7, SMALL)
     assert verdict.passed, verdict.summary()

@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from ecoin_assets.config import load_settings
 from ecoin_assets.dagster_home import _EARLIER, INSTANCE_YAML, ensure_dagster_home
 
-WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
 def test_a_new_instance_has_no_telemetry_and_no_newsletter_dialog(ecoin_home, monkeypatch):

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import pytest
 import requests
 from ecoin_cli import run_ecoin
 
+from ecoin_assets.processes import free_port
 from ecoin_assets.sources.sandbox.faults import FaultConfig
 from ecoin_assets.sources.sandbox.market import midnight_ms
 from ecoin_assets.storage import Database
@@ -207,14 +207,8 @@ def test_every_command_has_help(ecoin):
         assert "Usage:" in ecoin(*args).stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sandbox_serve_command(tmp_path):
-    port, x_port = _free_port(), _free_port()
+    port, x_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
