@@ -12,6 +12,7 @@ from factories import insert_post
 
 from ecoin_assets.bento_store import use_store
 from ecoin_assets.cli import run
+from ecoin_assets.cli.hints import hint
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
 from ecoin_assets.sentiment.data import LabelledSet, load_seed
@@ -97,8 +98,9 @@ def _bento_folder(home: Path, tag: str) -> Path:
 
 
 def test_an_unknown_encoder_is_a_clear_error(encoder, tmp_path):
-    with pytest.raises(UserError, match=r"unknown sentence encoder 'bert-9000'.*retrain"):
+    with pytest.raises(UserError, match=r"unknown sentence encoder 'bert-9000'") as raised:
         ensure_graph(tmp_path, "bert-9000")
+    assert "ecoin sentiment train" in hint(raised.value)  # what the CLI adds
     model = train(TINY, encoder)
     model.encoder_id = "bert-9000"
     registry.save(model, tmp_path)
