@@ -51,9 +51,10 @@ test: install browser postgres
 	$(BIN)/pytest
 
 # the fast loop: tests/unit and tests/integration without the tests marked slow (no `ecoin`
-# processes, servers, browser or deploy checks: those are tests/e2e, which `make test` runs too)
+# processes, servers, browser or deploy checks: those are tests/e2e, which `make test` runs
+# too), on both cores (pytest-xdist)
 test-fast: install
-	$(BIN)/python -m pytest tests/unit tests/integration -m "not slow" -q
+	$(BIN)/python -m pytest tests/unit tests/integration -m "not slow" -q -n 2
 
 # the deployment checks that run without a container engine (deploy/README.md): hadolint, the
 # compose file, the Kubernetes manifests, the Dockerfile's steps in a fresh venv, Dagster on
