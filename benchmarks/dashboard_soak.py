@@ -14,6 +14,10 @@ status; and, per process, the lock errors and tracebacks logged while the measur
 (The forecast service is not started: it needs a trained model, minutes of training.)
 
     .venv/bin/python benchmarks/dashboard_soak.py [--minutes 10] [--post-rate 60]
+
+With `ECOIN_DATABASE_URL` set (an empty PostgreSQL database), every process uses it instead of
+the DuckDB file; `--postgres` starts a throwaway PostgreSQL server for the run (the test suite's,
+from the server binaries `make postgres` installs).
 """
 
 from __future__ import annotations
@@ -47,7 +51,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--post-rate", type=float, default=60.0, help="sandbox posts a minute")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a throwaway PostgreSQL database"
+    )
     args = parser.parse_args()
+    if args.postgres:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from postgres_server import PostgresServer
+
+        server = PostgresServer()
+        server.start()
+        os.environ["ECOIN_DATABASE_URL"] = server.create_database()
+        try:
+            return soak(args)
+        finally:
+            server.stop()
+    return soak(args)
+
+
+def soak(args: argparse.Namespace) -> int:
     from ecoin_assets.dashboard import browser
 
     if reason := browser.missing():
@@ -157,7 +179,7 @@ def main() -> int:
             stop(proc)
         hook.server.shutdown()
 
-    db = Database(home / "ecoin.duckdb")
+    db = Database.from_settings(load_settings(env))  # ECOIN_DATABASE_URL, else the DuckDB file
     posts = db.query(
         "SELECT post_id, created_at, ingested_at FROM posts WHERE keep AND ingested_at > ? "
         "ORDER BY ingested_at",
