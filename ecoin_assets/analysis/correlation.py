@@ -76,6 +76,8 @@ def align_asof(sentiment: pd.DataFrame, prices: pd.DataFrame, freq: str) -> pd.D
         right_on="observed",
         direction="backward",
     )
+    # float whatever the driver gave: PostgreSQL's empty answer is of object dtype
+    merged["price_usd"] = pd.to_numeric(merged["price_usd"], errors="coerce").astype(float)
     merged["return"] = np.log(merged["price_usd"]).diff()
     return merged[["ts", "sentiment", "posts", "price_usd", "return"]]
 

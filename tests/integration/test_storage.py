@@ -1139,3 +1139,22 @@ def test_a_database_of_a_newer_release_is_refused_not_damaged(tmp_path) -> None:
     con = duckdb.connect(str(path))
     assert con.execute("SELECT max(version) FROM schema_migrations").fetchone() == (99,)
     con.close()
+
+
+def test_the_dashboard_reads_a_coin_without_prices_on_both_backends(db: Database) -> None:
+    """Posts flow before any price is fetched (the stream alone): the coin's panel shows its
+    sentiment without prices instead of failing (PostgreSQL answers an empty price column as
+    objects, which numpy's log refused)."""
+    from factories import insert_neutral_minute
+
+    from ecoin_assets.dashboard.snapshot import read_snapshot
+
+    now = datetime(2026, 12, 1, 12, 0)
+    with db.write() as con:
+        for day in range(3):
+            minute = now - timedelta(days=day, hours=1)
+            insert_neutral_minute(con, "bitcoin", minute, "v1", 10, 0.2, now)
+    with db.read() as con:
+        snapshot = read_snapshot(con, "v1", "24 hours", "bitcoin", now, ["bitcoin"], ["bitcoin"])
+    assert len(snapshot.daily) == 3 and snapshot.daily["price_usd"].isna().all()
+    assert snapshot.daily["sentiment"].tolist() == pytest.approx([0.2, 0.2, 0.2])
