@@ -243,7 +243,8 @@ def window_signals(
     )
     mood = _frame(
         con,
-        "SELECT minute AS ts, scored, mean_sentiment FROM topic_minute_sentiment "
+        "SELECT minute AS ts, scored, mean_sentiment, engaged_weight, engaged_total "
+        "FROM topic_minute_sentiment "
         "WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?",
         [topic, version, since.to_pydatetime(), end],
     )
@@ -274,11 +275,8 @@ def window_signals(
     order = list(reversed(windows.index))  # oldest first, the current window last
     volume_z = zscore(volume[order].reset_index(drop=True), baseline, counts=True).iloc[-1]
     sentiment_z = zscore(sentiment[order].reset_index(drop=True), baseline).iloc[-1]
-    engaged = con.execute(
-        "SELECT sum(engaged_total) / sum(engaged_weight) FROM topic_minute_sentiment "
-        "WHERE topic = ? AND model_version = ? AND minute >= ? AND minute < ?",
-        [topic, version, (pd.Timestamp(end) - width).to_pydatetime(), end],
-    ).fetchone()
+    now = mood[ago(mood["ts"]) == 0].dropna(subset=["engaged_weight"])
+    engaged = now["engaged_total"].sum() / now["engaged_weight"].sum() if len(now) else None
     current = float(volume.get(0, 0.0) or 0.0)
     all_now = float(total.get(0, 0))
     return {
@@ -286,9 +284,7 @@ def window_signals(
         "authors": float(authors[0]) if authors else 0.0,
         "dominance": round(current / all_now, 4) if all_now else None,
         "sentiment": None if pd.isna(sentiment.get(0)) else round(float(sentiment[0]), 4),
-        "engaged_sentiment": None
-        if not engaged or engaged[0] is None
-        else round(float(engaged[0]), 4),
+        "engaged_sentiment": None if engaged is None else round(float(engaged), 4),
         "volume_z": None if pd.isna(volume_z) else float(volume_z),
         "sentiment_z": None if pd.isna(sentiment_z) else float(sentiment_z),
     }
