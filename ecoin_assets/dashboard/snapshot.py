@@ -38,7 +38,7 @@ WINDOWS = {
 POSTS_SHOWN = 300
 PRICE_DAYS = 180
 SCORED_HORIZONS = (1, 7, 14)  # the realized forecast scores the page shows
-STALE_POSTS = timedelta(minutes=5)  # the X sensor runs every 20 s, `tweets ingest` every 15 s
+STALE_POSTS = timedelta(minutes=5)  # the stream stores posts within seconds, the sensor 20-30 s
 ALERT_DAYS = timedelta(days=7)  # the alerts the page lists
 STALE_PRICE_DAYS = 1  # yesterday's daily price is the newest CoinGecko has all day
 
@@ -49,7 +49,6 @@ class Snapshot:
     topics: list[str]
     series: pd.DataFrame  # topic, ts, posts_per_min, scored, mean_sentiment, shares, weighted
     headlines: pd.DataFrame  # topic, scored, mean_sentiment, shares, weighted, previous, change
-    posts: pd.DataFrame  # newest first: post_id, created_at, ingested_at, topic, text, ...
     coins: list[str]
     prices: pd.DataFrame = field(default_factory=pd.DataFrame)  # date, price_usd
     forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # target_date, yhat, bands
@@ -65,7 +64,7 @@ class Snapshot:
 
     @property
     def empty(self) -> bool:
-        return self.series.empty and self.posts.empty and self.prices.empty
+        return self.series.empty and self.prices.empty and self.health["last_post_at"] is None
 
 
 def read_snapshot(
@@ -92,7 +91,6 @@ def read_snapshot(
         topics=known_topics,
         series=minute_series(con, version, now - length, now, step),
         headlines=_headlines(con, version, now, length),
-        posts=_latest_posts(con, version),
         coins=known_coins,
         health=_health(con, version, now),
         signals=_signals(con, version, active, now, length),
@@ -148,21 +146,28 @@ def _headlines(con, version: str, now: datetime, length: timedelta) -> pd.DataFr
     return merged.sort_values("topic").reset_index(drop=True)
 
 
-def _latest_posts(con, version: str) -> pd.DataFrame:
+def latest_posts(con: Connection, version: str, since: datetime | None = None) -> pd.DataFrame:
+    """The newest POSTS_SHOWN kept posts, newest stored first (post_id, created_at,
+    ingested_at, topic, text, label, confidence, score), of those stored at or after `since`:
+    the page's posts table polls with it so that each poll reads only the last seconds."""
+    since = since or datetime(1970, 1, 1)
     return con.execute(
         """
         SELECT p.post_id, p.created_at, p.ingested_at,
                string_agg(t.topic, ', ' ORDER BY t.topic) AS topic,
                p.text_raw AS text, s.label,
                greatest(s.p_negative, s.p_neutral, s.p_positive) AS confidence, s.score
-        FROM (SELECT * FROM posts WHERE keep ORDER BY ingested_at DESC, post_id DESC LIMIT ?) p
+        FROM (
+            SELECT * FROM posts WHERE keep AND ingested_at >= ?
+            ORDER BY ingested_at DESC, post_id DESC LIMIT ?
+        ) p
         JOIN post_topics t USING (post_id)
         LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
         GROUP BY p.post_id, p.created_at, p.ingested_at, p.text_raw, s.label, s.p_negative,
                  s.p_neutral, s.p_positive, s.score
         ORDER BY p.ingested_at DESC, p.post_id DESC
         """,
-        [POSTS_SHOWN, version],
+        [since, POSTS_SHOWN, version],
     ).df()
 
 
@@ -234,8 +239,8 @@ def _health(con, version: str, now: datetime) -> dict:
     elif now - last_post_at > STALE_POSTS:
         minutes = int((now - last_post_at).total_seconds() // 60)
         problems.append(
-            f"no new X posts for {minutes} min: is the ingestion (sensor or "
-            "'ecoin tweets ingest') running?"
+            f"no new X posts for {minutes} min: is the ingestion ('ecoin tweets stream', "
+            "or Dagster's sensor) running?"
         )
     return {
         "last_price_date": last_price_date,

@@ -14,7 +14,7 @@ from factories import insert_post
 
 from ecoin_assets.analysis.correlation import best_lag, lagged_correlations, rolling_correlation
 from ecoin_assets.dashboard import browser
-from ecoin_assets.dashboard.snapshot import read_snapshot
+from ecoin_assets.dashboard.snapshot import latest_posts, read_snapshot
 from ecoin_assets.forecasting.realized import score_new_forecasts
 from ecoin_assets.sentiment.registry import bundled_version
 from ecoin_assets.sentiment.scoring import write_scores
@@ -178,7 +178,10 @@ def test_series_per_minute_and_bucketed(db):
 
 
 def test_latest_posts_newest_first_with_label_and_confidence(db):
-    posts = _snapshot(db).posts
+    with db.read() as con:
+        posts = latest_posts(con, VERSION)
+        assert latest_posts(con, VERSION, since=NOW + timedelta(seconds=1)).empty
+        assert len(latest_posts(con, VERSION, since=NOW)) == len(POSTS)  # stored at NOW
     assert len(posts) == len(POSTS)
     row = posts.set_index("post_id").loc[1]
     assert row["label"] == "positive" and row["text"] == "bitcoin up 1 🚀"
@@ -493,16 +496,35 @@ def test_sentiment_section_series_of_the_chosen_topic_and_headline_cards(db):
     assert "no posts in this window" in card("dogs", None, "1 hour")
 
 
-def test_posts_section_streams_only_new_posts_and_filters(db):
-    from ecoin_assets.dashboard.sections.posts import new_posts, post_filter
+def test_posts_section_streams_only_new_posts_and_filters(db, monkeypatch):
+    from ecoin_assets.dashboard.sections import posts as section
+    from ecoin_assets.dashboard.sections.posts import PostsView, new_posts, post_filter
 
-    snap = _snapshot(db)
-    rows, seen = new_posts(snap, set())
-    assert len(rows) == len(POSTS) and seen == {p["id"] for p in POSTS}
+    with db.read() as con:
+        posts = latest_posts(con, VERSION)
+    seen: dict[int, None] = {}
+    rows = new_posts(posts, seen)
+    assert len(rows) == len(POSTS) and set(seen) == {p["id"] for p in POSTS}
     assert list(rows.columns) == ["post_id", "stored", "topic", "label", "confidence", "text"]
     assert rows["post_id"].map(type).eq(str).all()
-    again, _ = new_posts(snap, seen)
-    assert again.empty
+    assert new_posts(posts, seen).empty
+    assert new_posts(posts.head(2), seen).empty  # a later poll's overlap: nothing twice
+
+    # the oldest ids are forgotten first, and only beyond SEEN_KEPT
+    monkeypatch.setattr(section, "SEEN_KEPT", 3)
+    few: dict[int, None] = {}
+    new_posts(posts, few)
+    assert list(few) == list(posts["post_id"].iloc[::-1])[-3:]
+    monkeypatch.undo()
+
+    # the view polls from shortly before the newest post it shows
+    view = PostsView()
+    assert view.since() is None
+    view.update(posts)
+    assert view.since() == NOW - section.OVERLAP
+    assert len(view.table.value) == len(POSTS)
+    view.update(posts)
+    assert len(view.table.value) == len(POSTS)
     assert set(post_filter("ethereum", "all", rows)["text"]) == {"eth sideways"}
     assert len(post_filter("bitcoin", "negative", rows)) == 4
     assert len(post_filter("all", "all", rows)) == len(POSTS)

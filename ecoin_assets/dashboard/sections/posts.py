@@ -1,27 +1,37 @@
 """The latest posts as they are stored, newest first, filtered by topic and label; new posts
-are streamed into the table without reloading it."""
+are streamed into the table without reloading it.
+
+The page polls for posts every second on its own, apart from its other sections: each poll
+reads only the posts stored since shortly before the newest one shown (`since`), so a post is
+on screen about a second after it is stored however long the rest of the page takes."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import pandas as pd
 import panel as pn
 from bokeh.models import NumberFormatter
 
 from ecoin_assets.dashboard.sections.common import COLORS, heading
-from ecoin_assets.dashboard.snapshot import Snapshot
 
 COLUMNS = ["post_id", "stored", "topic", "label", "confidence", "text"]
 ROLLOVER = 1000  # rows the table keeps
+OVERLAP = timedelta(seconds=60)
+SEEN_KEPT = 5000  # ids remembered as shown: more than a poll's overlap can bring back
 
 
-def new_posts(snapshot: Snapshot, seen: set[int]) -> tuple[pd.DataFrame, set[int]]:
-    """The snapshot's posts not in `seen`, oldest first as table rows, and the ids to remember
-    (the newest POSTS_SHOWN, no more)."""
-    fresh = snapshot.posts[~snapshot.posts["post_id"].isin(seen)]
-    ids = set(snapshot.posts["post_id"])
+def new_posts(posts: pd.DataFrame, seen: dict[int, None]) -> pd.DataFrame:
+    """The posts (newest first, as `latest_posts` reads them) not in `seen`, oldest first as
+    table rows; `seen` remembers their ids (the newest SEEN_KEPT, no more)."""
+    fresh = posts[~posts["post_id"].isin(list(seen))]
     if fresh.empty:
-        return pd.DataFrame(columns=COLUMNS), ids
-    rows = pd.DataFrame(
+        return pd.DataFrame(columns=COLUMNS)
+    for post_id in fresh["post_id"].iloc[::-1]:
+        seen[post_id] = None
+    for post_id in list(seen)[: max(len(seen) - SEEN_KEPT, 0)]:
+        del seen[post_id]
+    return pd.DataFrame(
         {
             "post_id": fresh["post_id"].astype(str),  # exact in JavaScript too
             "stored": fresh["ingested_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
@@ -31,7 +41,6 @@ def new_posts(snapshot: Snapshot, seen: set[int]) -> tuple[pd.DataFrame, set[int
             "text": fresh["text"],
         }
     ).iloc[::-1]
-    return rows, ids
 
 
 def post_filter(topic: str, label: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +60,8 @@ class PostsView:
     """The posts table and its topic and label filters."""
 
     def __init__(self) -> None:
-        self.seen: set[int] = set()
+        self.seen: dict[int, None] = {}  # ordered: the oldest are forgotten first
+        self.newest: datetime | None = None  # the newest `ingested_at` shown
         self.topic = pn.widgets.Select(name="Topic", options=["all"], value="all", width=160)
         self.label = pn.widgets.Select(
             name="Label", options=["all", *COLORS], value="all", width=160
@@ -84,11 +94,22 @@ class PostsView:
             sizing_mode="stretch_width",
         )
 
-    def update(self, snapshot: Snapshot) -> None:
-        options = ["all", *snapshot.topics]
+    def since(self) -> datetime | None:
+        """Where the next poll starts: OVERLAP before the newest post shown, so that a post
+        committed late with an earlier `ingested_at` (another writer) is still found."""
+        return self.newest - OVERLAP if self.newest is not None else None
+
+    def set_topics(self, topics: list[str]) -> None:
+        options = ["all", *topics]
         if list(self.topic.options) != options:
             self.topic.options = options
-        rows, self.seen = new_posts(snapshot, self.seen)
+
+    def update(self, posts: pd.DataFrame) -> None:
+        """Add `posts` (`latest_posts`'s frame) not shown yet."""
+        if not posts.empty:
+            newest = posts["ingested_at"].max().to_pydatetime()
+            self.newest = max(self.newest, newest) if self.newest else newest
+        rows = new_posts(posts, self.seen)
         if rows.empty:
             return
         if self.table.value.empty:  # a stream into a table not shown yet is lost: set it
