@@ -79,7 +79,7 @@ class PostsView:
                 "confidence": NumberFormatter(format="0%", text_align="right"),
                 "text": {"type": "textarea"},
             },
-            widths={"stored": 145, "topic": 120, "label": 80, "confidence": 95},
+            widths={"stored": 165, "topic": 120, "label": 80, "confidence": 95},  # seconds shown
             layout="fit_data_stretch",
             pagination=None,
         )
