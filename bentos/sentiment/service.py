@@ -136,13 +136,8 @@ class Sentiment:
         release_when_idle()  # batch what queues while a batch runs; never hold one back idle
         gc.freeze()  # keep the loaded model out of garbage collection passes (latency)
 
-    # `async`: the batch runs on the worker's event loop instead of a thread of its own. In a
-    # thread, the model's Python (tokenizing, TF-IDF, VADER) and the loop's HTTP handling
-    # contend for the GIL, handed over every 5 ms, while BentoML's batcher polls every
-    # millisecond; on the loop a worker is one thread and batches run unbroken. Measured with
-    # benchmarks/serving_bench.py at 250 texts/s (README, Serving): p50 and p99 about halved.
     @bentoml.api(batchable=True, max_batch_size=MAX_BATCH, max_latency_ms=20_000)
-    async def classify(
+    def classify(
         self,
         texts: Annotated[list[Text], Field(min_length=1, max_length=MAX_TEXTS)],
     ) -> JsonList[Classification]:

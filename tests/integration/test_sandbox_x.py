@@ -228,6 +228,7 @@ def test_public_metrics_grow_after_a_post_is_written(x_sandbox_factory):
     now = datetime.now(UTC)
     fresh = [t.metrics for t in tweets if (now - t.created_at).total_seconds() < 30]
     old = [t.metrics for t in tweets if (now - t.created_at).total_seconds() > 3600]
-    assert fresh and sum(m[0] for m in fresh) / len(fresh) < 1  # young: hardly any yet
+    # young: most have none yet (the median; one far-reaching post can lift the mean above 1)
+    assert fresh and sorted(m[0] for m in fresh)[len(fresh) // 2] == 0
     likes = sorted(m[0] for m in old)
     assert sum(likes) / len(likes) > 5 and likes[-1] > 4 * likes[len(likes) // 2]  # heavy tail
