@@ -52,6 +52,7 @@ class Dashboard:
         self.settings = load_settings()
         self.db = Database.from_settings(self.settings, open_timeout=1.5)
         self.snapshot: Snapshot | None = None
+        self.version = active_version(self.settings.home)  # read again at each full refresh
 
         self.window = pn.widgets.RadioButtonGroup(
             name="Window", options=list(WINDOWS), value="1 hour", button_type="light"
@@ -119,6 +120,7 @@ class Dashboard:
 
     def refresh(self) -> None:
         now = datetime.now(UTC).replace(tzinfo=None)
+        self.version = active_version(self.settings.home)
         if not self.db.exists():
             self.empty.visible = True
             self.health.hide_banner()
@@ -128,7 +130,7 @@ class Dashboard:
             with self.db.read() as con:
                 snapshot = read_snapshot(
                     con,
-                    active_version(self.settings.home),
+                    self.version,
                     self.window.value,
                     self.coin.value,
                     now,
@@ -162,7 +164,7 @@ class Dashboard:
             return
         try:
             with self.db.read() as con:
-                posts = latest_posts(con, active_version(self.settings.home), self.posts.since())
+                posts = latest_posts(con, self.version, self.posts.since())
         except UserError:  # busy: the next poll brings them
             return
         self.posts.update(posts)

@@ -64,7 +64,7 @@ class Snapshot:
 
     @property
     def empty(self) -> bool:
-        return self.series.empty and self.prices.empty and self.health["last_post_at"] is None
+        return self.series.empty and self.prices.empty and self.health.get("last_post_at") is None
 
 
 def read_snapshot(

@@ -275,8 +275,10 @@ def window_signals(
     order = list(reversed(windows.index))  # oldest first, the current window last
     volume_z = zscore(volume[order].reset_index(drop=True), baseline, counts=True).iloc[-1]
     sentiment_z = zscore(sentiment[order].reset_index(drop=True), baseline).iloc[-1]
-    now = mood[ago(mood["ts"]) == 0].dropna(subset=["engaged_weight"])
-    engaged = now["engaged_total"].sum() / now["engaged_weight"].sum() if len(now) else None
+    latest = mood[ago(mood["ts"]) == 0].dropna(subset=["engaged_weight"])
+    engaged = (
+        latest["engaged_total"].sum() / latest["engaged_weight"].sum() if len(latest) else None
+    )
     current = float(volume.get(0, 0.0) or 0.0)
     all_now = float(total.get(0, 0))
     return {
