@@ -397,6 +397,8 @@ class Migration:
     version: int
     summary: str
     statements: tuple[str, ...] = ()  # DuckDB SQL, idempotent; `render` adapts it
+    # the backends whose databases run the statements (every backend records the version)
+    dialects: tuple[str, ...] = ("duckdb", "postgres")
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -448,6 +450,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    # The dashboard polls the posts stored in the last seconds every second, and its health
+    # reads the newest post and those of the last hour: on PostgreSQL each was a scan of
+    # `posts`. DuckDB needs no index for them: posts are appended in `ingested_at` order, so
+    # its per-row-group min/max skip all but the newest row groups.
+    Migration(
+        4,
+        "posts found by when they were stored (PostgreSQL)",
+        ("CREATE INDEX IF NOT EXISTS posts_ingested_at ON posts (ingested_at, post_id)",),
+        dialects=("postgres",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 VERSION_TABLE = """
@@ -496,7 +508,8 @@ def migration_statements(version: int, dialect: str = "duckdb") -> list[str]:
     statements = [render(VERSION_TABLE, dialect), *schema_statements(dialect)]
     for migration in MIGRATIONS:
         if migration.version > version:
-            statements += [render(st, dialect) for st in migration.statements]
+            if dialect in migration.dialects:
+                statements += [render(st, dialect) for st in migration.statements]
             summary = migration.summary.replace("'", "''")
             statements.append(
                 "INSERT INTO schema_migrations VALUES "

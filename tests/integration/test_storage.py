@@ -1122,10 +1122,37 @@ def test_the_previous_release_database_is_migrated_and_loses_nothing(db_target) 
     # the tables this release added exist and work on the old rows
     assert score_new_forecasts(db, "bitcoin") == 2
     assert db.query("SELECT count(*) FROM sentiment_drift") == [(0,)]
+    if not isinstance(db_target, Path):  # migration 4 indexes the stored posts on PostgreSQL
+        indexes = "SELECT count(*) FROM pg_indexes WHERE indexname = 'posts_ingested_at'"
+        assert db.query(indexes) == [(1,)]
     # a second opening (another process) finds it current and changes nothing
     again = Database(db_target, lock_timeout=30, open_timeout=30)
     assert again.query("SELECT count(*) FROM schema_migrations") == [(len(MIGRATIONS),)]
     assert again.query("SELECT count(*) FROM forecast_scores") == [(2,)]
+
+
+def test_postgres_finds_the_newest_posts_through_an_index(
+    duckdb_db: Database, pg_db: Database
+) -> None:
+    """Migration 4: the dashboard's poll of the posts stored since an instant, newest first,
+    can read an index on PostgreSQL instead of scanning `posts`; DuckDB gets no index (its
+    row groups' min/max skip the old posts) but records the version all the same."""
+    newest = (
+        "SELECT * FROM posts WHERE keep AND ingested_at >= TIMESTAMP '2026-12-03 12:00:00' "
+        "ORDER BY ingested_at DESC, post_id DESC LIMIT 50"
+    )
+    with pg_db.read() as con:
+        con.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether it can
+        plan = "\n".join(row[0] for row in con.execute("EXPLAIN " + newest).fetchall())
+    assert (
+        "Index Scan on posts_ingested_at" in plan
+        or "Index Scan Backward using posts_ingested_at" in plan
+    ), plan
+    assert duckdb_db.query(
+        "SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'posts_ingested_at'"
+    ) == [(0,)]
+    for db in (duckdb_db, pg_db):
+        assert db.query("SELECT max(version) FROM schema_migrations") == [(MIGRATIONS[-1].version,)]
 
 
 def test_a_database_of_a_newer_release_is_refused_not_damaged(tmp_path) -> None:
