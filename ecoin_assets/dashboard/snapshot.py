@@ -146,29 +146,30 @@ def _headlines(con, version: str, now: datetime, length: timedelta) -> pd.DataFr
     return merged.sort_values("topic").reset_index(drop=True)
 
 
+#: the posts table's read (`latest_posts`): its parameters are since, POSTS_SHOWN and version
+LATEST_POSTS_SQL = """
+    SELECT p.post_id, p.created_at, p.ingested_at,
+           string_agg(t.topic, ', ' ORDER BY t.topic) AS topic,
+           p.text_raw AS text, s.label,
+           greatest(s.p_negative, s.p_neutral, s.p_positive) AS confidence, s.score
+    FROM (
+        SELECT * FROM posts WHERE keep AND ingested_at >= ?
+        ORDER BY ingested_at DESC, post_id DESC LIMIT ?
+    ) p
+    JOIN post_topics t USING (post_id)
+    LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
+    GROUP BY p.post_id, p.created_at, p.ingested_at, p.text_raw, s.label, s.p_negative,
+             s.p_neutral, s.p_positive, s.score
+    ORDER BY p.ingested_at DESC, p.post_id DESC
+"""
+
+
 def latest_posts(con: Connection, version: str, since: datetime | None = None) -> pd.DataFrame:
     """The newest POSTS_SHOWN kept posts, newest stored first (post_id, created_at,
     ingested_at, topic, text, label, confidence, score), of those stored at or after `since`:
     the page's posts table polls with it so that each poll reads only the last seconds."""
     since = since or datetime(1970, 1, 1)
-    return con.execute(
-        """
-        SELECT p.post_id, p.created_at, p.ingested_at,
-               string_agg(t.topic, ', ' ORDER BY t.topic) AS topic,
-               p.text_raw AS text, s.label,
-               greatest(s.p_negative, s.p_neutral, s.p_positive) AS confidence, s.score
-        FROM (
-            SELECT * FROM posts WHERE keep AND ingested_at >= ?
-            ORDER BY ingested_at DESC, post_id DESC LIMIT ?
-        ) p
-        JOIN post_topics t USING (post_id)
-        LEFT JOIN post_sentiment s ON s.post_id = p.post_id AND s.model_version = ?
-        GROUP BY p.post_id, p.created_at, p.ingested_at, p.text_raw, s.label, s.p_negative,
-                 s.p_neutral, s.p_positive, s.score
-        ORDER BY p.ingested_at DESC, p.post_id DESC
-        """,
-        [since, POSTS_SHOWN, version],
-    ).df()
+    return con.execute(LATEST_POSTS_SQL, [since, POSTS_SHOWN, version]).df()
 
 
 def _add_coin(snapshot: Snapshot, con, version: str, coin: str) -> None:

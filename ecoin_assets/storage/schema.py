@@ -392,13 +392,16 @@ TABLES: dict[str, str] = {
 }
 
 
+DIALECTS = ("duckdb", "postgres")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     summary: str
     statements: tuple[str, ...] = ()  # DuckDB SQL, idempotent; `render` adapts it
     # the backends whose databases run the statements (every backend records the version)
-    dialects: tuple[str, ...] = ("duckdb", "postgres")
+    dialects: tuple[str, ...] = DIALECTS
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -469,7 +472,6 @@ VERSION_TABLE = """
         applied_at TIMESTAMP NOT NULL
     )"""
 
-DIALECTS = ("duckdb", "postgres")
 #: DuckDB type names that PostgreSQL spells differently (VARCHAR, VARCHAR[], INTEGER, BIGINT,
 #: BOOLEAN, DATE, TIMESTAMP and JSON mean the same in both; JSON keeps the text as given)
 _POSTGRES_TYPES = {"DOUBLE": "DOUBLE PRECISION"}
@@ -507,14 +509,15 @@ def migration_statements(version: int, dialect: str = "duckdb") -> list[str]:
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
     statements = [render(VERSION_TABLE, dialect), *schema_statements(dialect)]
     for migration in MIGRATIONS:
-        if migration.version > version:
-            if dialect in migration.dialects:
-                statements += [render(st, dialect) for st in migration.statements]
-            summary = migration.summary.replace("'", "''")
-            statements.append(
-                "INSERT INTO schema_migrations VALUES "
-                f"({migration.version}, '{summary}', TIMESTAMP '{now}')"
-            )
+        if migration.version <= version:
+            continue
+        if dialect in migration.dialects:
+            statements += [render(st, dialect) for st in migration.statements]
+        summary = migration.summary.replace("'", "''")
+        statements.append(
+            "INSERT INTO schema_migrations VALUES "
+            f"({migration.version}, '{summary}', TIMESTAMP '{now}')"
+        )
     return statements
 
 

@@ -45,7 +45,7 @@ from ecoin_assets.resources import EcoinSettings, EcoinStore, build_resources
 from ecoin_assets.sources.coingecko import ApiAnswer, DailyPoint
 from ecoin_assets.storage import Database, mask_url
 from ecoin_assets.storage.postgres import translate
-from ecoin_assets.storage.schema import MIGRATIONS, TABLES, render
+from ecoin_assets.storage.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T1 = datetime(2024, 3, 1, 12, 0, 0)
@@ -1137,13 +1137,13 @@ def test_postgres_finds_the_newest_posts_through_an_index(
     """Migration 4: the dashboard's poll of the posts stored since an instant, newest first,
     can read an index on PostgreSQL instead of scanning `posts`; DuckDB gets no index (its
     row groups' min/max skip the old posts) but records the version all the same."""
-    newest = (
-        "SELECT * FROM posts WHERE keep AND ingested_at >= TIMESTAMP '2026-12-03 12:00:00' "
-        "ORDER BY ingested_at DESC, post_id DESC LIMIT 50"
-    )
+    from ecoin_assets.dashboard.snapshot import LATEST_POSTS_SQL, POSTS_SHOWN
+
+    since = datetime(2026, 12, 3, 12, 0)
     with pg_db.read() as con:
         con.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether it can
-        plan = "\n".join(row[0] for row in con.execute("EXPLAIN " + newest).fetchall())
+        explain = con.execute("EXPLAIN " + LATEST_POSTS_SQL, [since, POSTS_SHOWN, "v1"])
+        plan = "\n".join(row[0] for row in explain.fetchall())
     assert (
         "Index Scan on posts_ingested_at" in plan
         or "Index Scan Backward using posts_ingested_at" in plan
@@ -1152,7 +1152,7 @@ def test_postgres_finds_the_newest_posts_through_an_index(
         "SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'posts_ingested_at'"
     ) == [(0,)]
     for db in (duckdb_db, pg_db):
-        assert db.query("SELECT max(version) FROM schema_migrations") == [(MIGRATIONS[-1].version,)]
+        assert db.query("SELECT max(version) FROM schema_migrations") == [(SCHEMA_VERSION,)]
 
 
 def test_a_database_of_a_newer_release_is_refused_not_damaged(tmp_path) -> None:
