@@ -69,6 +69,18 @@ class ThisPythonKernel(AsyncKernelManager):
             self._kernel_spec = KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
         return self._kernel_spec
 
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt, except on the way to a shutdown.
+
+        jupyter_client interrupts a kernel before every shutdown, to stop code still running.
+        papermill shuts down after the last cell, so that SIGINT can only land between
+        messages, where ipykernel logs "KeyboardInterrupt caught in kernel" as an ERROR on
+        the caller's stderr (seen in `ecoin demo`'s output). The shutdown request that follows
+        stops the kernel, and a kernel that does not stop in time is killed.
+        """
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
 
 @dataclass(frozen=True)
 class Rendered:

@@ -10,11 +10,13 @@ Each test works on a copy.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -351,6 +353,37 @@ def test_a_failing_notebook_keeps_the_previous_report(
     assert notebook.read_text() == "previous notebook"
     assert html.read_text() == "previous report"
     assert sorted(p.name for p in notebook.parent.iterdir()) == ["bitcoin.html", "bitcoin.ipynb"]
+
+
+def test_the_kernel_is_interrupted_on_request_but_not_on_its_way_to_shutdown():
+    """jupyter_client sends SIGINT before every shutdown; landing between messages it made
+    ipykernel log "KeyboardInterrupt caught in kernel" as an ERROR in `ecoin demo`'s output."""
+
+    class Recording(render.ThisPythonKernel):
+        signals: list[int] = []
+
+        async def _async_signal_kernel(self, signum: int) -> None:
+            self.signals.append(signum)
+            await super()._async_signal_kernel(signum)
+
+    async def interrupt_then_shut_down() -> tuple[list[int], list[int]]:
+        manager = Recording()
+        await manager.start_kernel()
+        try:
+            client = manager.client()
+            client.start_channels()
+            await client.wait_for_ready(timeout=60)
+            await manager.interrupt_kernel()  # what nbclient does when a cell times out
+            on_request = list(manager.signals)
+            client.stop_channels()
+        finally:
+            await manager.shutdown_kernel()
+        assert not await manager.is_alive()
+        return on_request, manager.signals
+
+    on_request, all_signals = asyncio.run(interrupt_then_shut_down())
+    assert on_request == [signal.SIGINT]
+    assert all_signals == [signal.SIGINT]  # none more on the way to shutdown
 
 
 def test_file_names_of_topics():
