@@ -119,7 +119,8 @@ def activate_version(home: Path, version: str, *, force: bool = False) -> str:
 
 SEED_REPEATS = 3  # the seed set's crypto posts are the only 3-class in-domain labels: upweighted
 # A self-tag says the author took a stance, and which: in the final classifier a tagged post
-# counts as a weak positive or negative example (never as evidence of neutral)
+# counts as a weak positive or negative example. In the 3-class softmax that also counts against
+# neutral for posts that look like them (the bundled model's model card, Limits, measures it)
 TAGGED_WEIGHT = 0.5
 
 
