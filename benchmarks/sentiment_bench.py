@@ -11,6 +11,9 @@ so it is that model) and VADER, prints:
   day): the mean recall of bullish -> positive and bearish -> negative, deciding by p_positive
   against p_negative (VADER: its pos against neg score);
 - seed test macro-recall (300 posts shipped with ecoin, half about crypto);
+- the share of the crypto set's untagged posts (all days; no label: news, alerts, prices,
+  questions and untagged opinions) that each model calls neutral: a model that learned
+  "crypto post, so it has a stance" shows it here, where no labelled figure does;
 - posts/s of classification on this machine (cleaning included), the bundled model's speed as
   a multiple of the TweetEval-only model's measured in the same run, and where the bundled
   model's time goes.
@@ -153,9 +156,11 @@ def main() -> int:
         print(f"no TweetEval data in {folder}: nothing to benchmark (the real data is not here)")
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    import numpy as np
+
     from ecoin_assets.cleaning import strip_text
     from ecoin_assets.sentiment import data, registry
-    from ecoin_assets.sentiment.crypto_data import load_tagged
+    from ecoin_assets.sentiment.crypto_data import load_tagged, load_untagged
     from ecoin_assets.sentiment.encoder import SentenceEncoder
     from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
     from ecoin_assets.sentiment.model import train
@@ -167,6 +172,7 @@ def main() -> int:
         _print_table(rows, len(val), " encode ms/post, 1 core |")
         return 0
     tagged = load_tagged(args.crypto).since(HOLDOUT_DAY) if args.crypto.exists() else None
+    untagged = load_untagged(args.crypto) if args.crypto.exists() else None
     seed = data.load_seed("test")
     stripped = [strip_text(t) for t in val.texts]
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,6 +197,9 @@ def main() -> int:
             row["seed"] = compute_metrics(seed.labels, list(labels(seed.texts)))
             if tagged is not None:
                 row["polarity"] = balanced_polarity(tagged.tags, probabilities(tagged.texts))
+            if untagged:
+                neutral_id = data.LABELS.index("neutral")
+                row["neutral"] = float(np.mean(np.asarray(labels(untagged)) == neutral_id))
             row["rate"], row["spread"] = _posts_per_second(probabilities, val.texts)
             rows.append(row)
             print(f"{name}: done", flush=True)
@@ -198,18 +207,21 @@ def main() -> int:
     print(
         f"\n{os.cpu_count()} CPU cores; TweetEval val n={len(val)}, seed test n={len(seed)}", end=""
     )
-    print(f", StockTwits {HOLDOUT_DAY} n={len(tagged)}" if tagged is not None else "")
+    print(f", StockTwits {HOLDOUT_DAY} n={len(tagged)}" if tagged is not None else "", end="")
+    print(f", untagged StockTwits n={len(untagged)}" if untagged else "")
     print(
         "\n| model | TweetEval val macro-recall | same, stripped | StockTwits balanced polarity "
-        "| seed test macro-recall | posts/s (median of 3, spread) |"
+        "| seed test macro-recall | untagged StockTwits called neutral "
+        "| posts/s (median of 3, spread) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         polarity = f"{r['polarity']['balanced_polarity']:.3f}" if "polarity" in r else "n/a"
+        neutral = f"{r['neutral']:.1%}" if "neutral" in r else "n/a"
         recalls = [r[k]["macro_recall"] for k in ("val", "stripped", "seed")]
         print(
             f"| {r['model']} | {recalls[0]:.3f} | {recalls[1]:.3f} | {polarity} "
-            f"| {recalls[2]:.3f} | {r['rate']:.0f} ({r['spread']:.0f}) |"
+            f"| {recalls[2]:.3f} | {neutral} | {r['rate']:.0f} ({r['spread']:.0f}) |"
         )
     print(f"\nbundled / TweetEval-only speed, same run: {rows[0]['rate'] / rows[1]['rate']:.2f}x")
     print("bundled model, ms per post: " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
