@@ -160,7 +160,7 @@ def main() -> int:
 
     from ecoin_assets.cleaning import strip_text
     from ecoin_assets.sentiment import data, registry
-    from ecoin_assets.sentiment.crypto_data import load_tagged, load_untagged
+    from ecoin_assets.sentiment.crypto_data import load_posts
     from ecoin_assets.sentiment.encoder import SentenceEncoder
     from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
     from ecoin_assets.sentiment.model import train
@@ -171,8 +171,11 @@ def main() -> int:
         rows = _depth_sweep(train_set, val, args.layers)
         _print_table(rows, len(val), " encode ms/post, 1 core |")
         return 0
-    tagged = load_tagged(args.crypto).since(HOLDOUT_DAY) if args.crypto.exists() else None
-    untagged = load_untagged(args.crypto) if args.crypto.exists() else None
+    tagged, untagged = None, []
+    if args.crypto.exists():
+        posts, untagged = load_posts(args.crypto)
+        tagged = posts.since(HOLDOUT_DAY)
+    neutral = data.LABELS.index("neutral")
     seed = data.load_seed("test")
     stripped = [strip_text(t) for t in val.texts]
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,8 +201,7 @@ def main() -> int:
             if tagged is not None:
                 row["polarity"] = balanced_polarity(tagged.tags, probabilities(tagged.texts))
             if untagged:
-                neutral_id = data.LABELS.index("neutral")
-                row["neutral"] = float(np.mean(np.asarray(labels(untagged)) == neutral_id))
+                row["neutral"] = float(np.mean(np.asarray(labels(untagged)) == neutral))
             row["rate"], row["spread"] = _posts_per_second(probabilities, val.texts)
             rows.append(row)
             print(f"{name}: done", flush=True)
@@ -217,11 +219,11 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         polarity = f"{r['polarity']['balanced_polarity']:.3f}" if "polarity" in r else "n/a"
-        neutral = f"{r['neutral']:.1%}" if "neutral" in r else "n/a"
+        share = f"{r['neutral']:.1%}" if "neutral" in r else "n/a"
         recalls = [r[k]["macro_recall"] for k in ("val", "stripped", "seed")]
         print(
             f"| {r['model']} | {recalls[0]:.3f} | {recalls[1]:.3f} | {polarity} "
-            f"| {recalls[2]:.3f} | {neutral} | {r['rate']:.0f} ({r['spread']:.0f}) |"
+            f"| {recalls[2]:.3f} | {share} | {r['rate']:.0f} ({r['spread']:.0f}) |"
         )
     print(f"\nbundled / TweetEval-only speed, same run: {rows[0]['rate'] / rows[1]['rate']:.2f}x")
     print("bundled model, ms per post: " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))

@@ -3,7 +3,7 @@ labels of polarity, for training and for measuring how a model splits positive f
 
 A CSV with columns `created_at,symbol,tag,text` (the layout of the StockTwits BTC/ETH set that
 `ecoin sentiment finetune --crypto` reads); `tag` is `bullish`, `bearish` or empty. Untagged
-posts carry no label (no tag is not a neutral label): `load_untagged` reads them only to measure
+posts carry no label (no tag is not a neutral label): `load_posts` returns them only to measure
 how often a model calls such posts neutral. Exact repeats of a text (bots post the same alert
 many times) are kept once.
 """
@@ -11,7 +11,6 @@ many times) are kept once.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,14 +46,17 @@ class TaggedPosts:
         return self.select(lambda d: d >= day, f"{self.source}:>={day}")
 
 
-def _rows(path: Path) -> Iterator[tuple[str, str, str]]:
-    """(day, tag, text) of each row of a CSV, validated (errors name the line); tag is
-    `bullish`, `bearish` or empty."""
+def load_posts(path: Path) -> tuple[TaggedPosts, list[str]]:
+    """The tagged posts of a CSV and the distinct texts of its untagged ones, in one pass,
+    validated row by row (errors name the line). The untagged texts are no label: they are
+    for measuring how often a model calls such posts neutral (`benchmarks/sentiment_bench.py`)."""
     path = Path(path).expanduser()
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    texts, tags, days, seen = [], [], [], set()
+    untagged: dict[str, None] = {}  # ordered, each text once
     with handle:
         reader = csv.DictReader(handle)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
@@ -68,31 +70,21 @@ def _rows(path: Path) -> Iterator[tuple[str, str, str]]:
             day = (row["created_at"] or "")[:10]
             if len(day) != 10 or day[4] != "-" or day[7] != "-":
                 raise UserError(f"{path}, line {line}: created_at {row['created_at']!r}")
-            yield day, tag, (row["text"] or "").strip()
+            text = (row["text"] or "").strip()
+            if not text:
+                continue
+            if not tag:
+                untagged.setdefault(text)
+            elif text not in seen:
+                seen.add(text)
+                texts.append(text)
+                tags.append(TAGS[tag])
+                days.append(day)
+    if not texts:
+        raise UserError(f"{path} has no posts tagged bullish or bearish")
+    return TaggedPosts(texts, tags, days, source=path.name), list(untagged)
 
 
 def load_tagged(path: Path) -> TaggedPosts:
-    """The tagged posts of a CSV, validated row by row (errors name the line)."""
-    path = Path(path).expanduser()
-    texts, tags, days, seen = [], [], [], set()
-    for day, tag, text in _rows(path):
-        if not tag or not text or text in seen:
-            continue
-        seen.add(text)
-        texts.append(text)
-        tags.append(TAGS[tag])
-        days.append(day)
-    if not texts:
-        raise UserError(f"{path} has no posts tagged bullish or bearish")
-    return TaggedPosts(texts, tags, days, source=path.name)
-
-
-def load_untagged(path: Path) -> list[str]:
-    """The distinct texts of a CSV's untagged posts: no label, but what a model sees most of
-    (news, alerts, prices, questions and opinions whose authors did not tag them), for
-    measuring how often it answers neutral (`benchmarks/sentiment_bench.py`)."""
-    seen: dict[str, None] = {}
-    for _, tag, text in _rows(path):
-        if not tag and text:
-            seen.setdefault(text)
-    return list(seen)
+    """The tagged posts of a CSV (`load_posts`)."""
+    return load_posts(path)[0]

@@ -13,7 +13,7 @@ from ecoin_assets.bento_store import use_store
 from ecoin_assets.cleaning import clean_text, strip_text
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
-from ecoin_assets.sentiment.crypto_data import load_tagged, load_untagged
+from ecoin_assets.sentiment.crypto_data import load_posts, load_tagged
 from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.evaluation import balanced_polarity
 from ecoin_assets.sentiment.finetune import FinetuneConfig
@@ -144,13 +144,13 @@ def test_untagged_posts_are_read_apart_once_per_text(tmp_path):
         out.write("2022-07-11 10:02:00+00:00,BTC,,$BTC.X what do you think?\n")  # a repeat
         out.write("2022-07-11 10:03:00+00:00,ETH,,  $ETH.X 1200 again  \n")
         out.write("2022-07-11 10:04:00+00:00,ETH,,   \n")  # no text
-    assert load_untagged(tmp_path / "posts.csv") == [
+    assert load_posts(tmp_path / "posts.csv")[1] == [
         "$BTC.X what do you think?",
         "$ETH.X 1200 again",
     ]
     (tmp_path / "bad.csv").write_text("created_at,symbol,tag,text\nyesterday,BTC,,x\n")
     with pytest.raises(UserError, match=r"bad.csv, line 2: created_at 'yesterday'"):
-        load_untagged(tmp_path / "bad.csv")
+        load_posts(tmp_path / "bad.csv")
 
 
 def test_balanced_polarity_weighs_both_tags_equally():
