@@ -118,10 +118,10 @@ def activate_version(home: Path, version: str, *, force: bool = False) -> str:
 
 
 SEED_REPEATS = 3  # the seed set's crypto posts are the only 3-class in-domain labels: upweighted
-# A self-tag says the author took a stance, and which: in the final classifier a tagged post
-# counts as a weak positive or negative example. In the 3-class softmax that also counts against
-# neutral for posts that look like them (the bundled model's model card, Limits, measures it)
-TAGGED_WEIGHT = 0.5
+# A self-tag says the author took a stance, and which, but not that the post is not neutral: in
+# the final classifier it counts for positive against negative only (`model.fit_regression`),
+# each tag (bullish and bearish balanced) as much as a labelled post
+TAGGED_WEIGHT = 1.0
 
 
 def finetune_and_register(
@@ -175,21 +175,15 @@ def finetune_and_register(
     )
     progress("fitting the classifier over the fine-tuned embedding, TF-IDF and VADER")
     labelled = datasets.LabelledSet(
-        general.texts + seed.texts * seed_repeats + tagged_train.texts,
-        general.labels + seed.labels * seed_repeats + [2 * t for t in tagged_train.tags],
-        source=f"{general.source} + seed:train x{seed_repeats} + {tagged_train.source} "
-        f"(bullish as positive, bearish as negative, weight {TAGGED_WEIGHT})",
+        general.texts + seed.texts * seed_repeats,
+        general.labels + seed.labels * seed_repeats,
+        source=f"{general.source} + seed:train x{seed_repeats}",
     )
-    weights = [1.0] * (len(labelled) - len(tagged_train)) + [TAGGED_WEIGHT] * len(tagged_train)
-    model = fit(labelled, encoder, sample_weight=weights)
+    model = fit(labelled, encoder, polarity=tagged_train, polarity_weight=TAGGED_WEIGHT)
     model.graph = graph
     model.meta |= {
-        "trained_on": f"{labelled.source}; encoder fine-tuned on the same posts (the tags as "
-        "polarity only)",
-        "tagged_counts": {
-            "bearish": tagged_train.tags.count(0),
-            "bullish": tagged_train.tags.count(1),
-        },
+        "trained_on": f"{labelled.source} + {tagged_train.source} (the tags as polarity only); "
+        "encoder fine-tuned on the same posts",
         "train_seconds": round(time.perf_counter() - started, 1),
         "finetune": asdict(config) | {"examples": len(examples), "history": history},
     }

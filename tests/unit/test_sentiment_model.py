@@ -15,9 +15,10 @@ from ecoin_assets.cli import run
 from ecoin_assets.cli.hints import hint
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
+from ecoin_assets.sentiment.crypto_data import TaggedPosts
 from ecoin_assets.sentiment.data import LabelledSet, load_seed
 from ecoin_assets.sentiment.encoder import DEFAULT_ENCODER, SentenceEncoder, ensure_graph
-from ecoin_assets.sentiment.model import train
+from ecoin_assets.sentiment.model import fit_regression, train
 from ecoin_assets.sentiment.scoring import score_pending, window_sentiment
 from ecoin_assets.storage import Database
 
@@ -112,6 +113,73 @@ def test_training_needs_all_three_labels(encoder):
     data = LabelledSet(TINY.texts[:6], TINY.labels[:6], "two labels")
     with pytest.raises(UserError, match="no neutral posts"):
         train(data, encoder)
+
+
+def _sparse_problem(rows: int = 240, columns: int = 12, seed: int = 3):
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(rows, columns)) * (rng.random((rows, columns)) < 0.5)
+    truth = rng.normal(size=(3, columns)) * 2
+    labels = (features @ truth.T + rng.gumbel(size=(rows, 3))).argmax(axis=1)
+    labels[:20] = 0  # one rarer class than the others
+    return sp.csr_matrix(features), labels
+
+
+def test_the_regression_is_sklearns_balanced_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = _sparse_problem()
+    weights = len(labels) / (3 * np.bincount(labels)[labels])
+    coef, intercept = fit_regression(features, labels, weights, c=0.5)
+    reference = LogisticRegression(C=0.5, class_weight="balanced", tol=1e-10, max_iter=10_000)
+    reference.fit(features, labels)
+    assert np.allclose(coef, reference.coef_, atol=2e-3)
+    assert np.allclose(intercept, reference.intercept_, atol=2e-3)
+
+
+def test_a_bullish_or_bearish_tag_is_no_evidence_about_neutral():
+    """A word seen only in bullish-tagged posts makes a post more positive than negative and
+    leaves its neutral score alone; had the tags been labels, it would count against neutral."""
+    import scipy.sparse as sp
+
+    features, labels = _sparse_problem()
+    weights = np.ones(len(labels))
+    rng = np.random.default_rng(5)
+    tagged = rng.normal(size=(60, features.shape[1]))
+    tags = np.repeat([0.0, 1.0], 30)
+    word = np.where(tags == 1, 1.0, 0.0)[:, None]  # only in the bullish posts
+    tagged = sp.csr_matrix(np.hstack([tagged, word]))
+    labelled = sp.hstack([features, sp.csr_matrix((features.shape[0], 1))], format="csr")
+    coef, _ = fit_regression(labelled, labels, weights, 1.0, (tagged, tags, np.ones(60)))
+    negative, neutral, positive = coef[:, -1]
+    assert positive > 0.5 and negative < -0.5
+    assert neutral == pytest.approx(0.0, abs=1e-9)
+    as_labels = sp.vstack([labelled, tagged], format="csr")
+    coef, _ = fit_regression(
+        as_labels, np.concatenate([labels, 2 * tags.astype(int)]), np.ones(300), 1.0
+    )
+    assert coef[1, -1] < -0.1
+
+
+def test_training_with_tagged_posts_records_them_and_needs_both_tags(encoder):
+    tagged = TaggedPosts(
+        ["btc to the moon, longing here", "rekt, shorting this dump"],
+        [1, 0],
+        ["2022-07-10", "2022-07-10"],
+        "tagged",
+    )
+    model = train(TINY, encoder, polarity=tagged, polarity_weight=0.5)
+    assert model.meta["polarity_only"] == {
+        "data": "tagged",
+        "bearish": 1,
+        "bullish": 1,
+        "weight": 0.5,
+    }
+    assert list(model.predict_proba(TINY.texts, encoder).argmax(axis=1)) == TINY.labels
+    one_sided = TaggedPosts(tagged.texts[:1], [1], tagged.days[:1], "bullish only")
+    with pytest.raises(UserError, match="bullish only needs both bullish and bearish posts"):
+        train(TINY, encoder, polarity=one_sided)
 
 
 def test_bundled_model_is_active_out_of_the_box_and_classifies_seed_posts(ecoin_home):
