@@ -1,6 +1,7 @@
 """Where sentiment models live, which one is active, and the classifier that uses it.
 
-- Trained models: `$ECOIN_HOME/models/sentiment/<version>/`; `LATEST` names the active one.
+- Trained models: `$ECOIN_HOME/models/sentiment/<version>/`; `LATEST` names the active one
+  (`bundled` for the bundled model, whichever version the installed package bundles).
 - The bundled model (`sentiment/bundled/`, crypto-aware, with its own fine-tuned encoder; see its
   MODEL_CARD.md) is active while nothing has been trained, so a fresh machine classifies well.
 - The BentoML model store (`$ECOIN_HOME/bentoml`): every registered version is saved there as
@@ -51,6 +52,11 @@ def bundled_version() -> str:
     return json.loads((BUNDLED_DIR / "model.json").read_text())["version"]
 
 
+# Versions bundled by earlier releases: a `LATEST` that names one (written by `activate` before
+# it wrote `bundled`) follows the package to the model it bundles now
+FORMER_BUNDLED = frozenset({"20261123T213930-685e623f", "20261202T163108-7ff48ba1"})
+
+
 def _resolve(version: str) -> str:
     return bundled_version() if version == BUNDLED else version
 
@@ -58,7 +64,12 @@ def _resolve(version: str) -> str:
 def active_version(home: Path) -> str:
     """The version scoring uses: the one `LATEST` names, else the bundled model's."""
     pointer = models_dir(home) / "LATEST"
-    return _resolve(pointer.read_text().strip()) if pointer.exists() else bundled_version()
+    if not pointer.exists():
+        return bundled_version()
+    named = pointer.read_text().strip()
+    if named in FORMER_BUNDLED and not (models_dir(home) / named / "model.json").exists():
+        return bundled_version()
+    return _resolve(named)
 
 
 def versions(home: Path) -> list[str]:
@@ -78,7 +89,8 @@ def activate(home: Path, version: str) -> None:
     folder = models_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     pointer_tmp = folder / "LATEST.tmp"
-    pointer_tmp.write_text(version + "\n")
+    # the bundled model by name, so that the pointer follows it when an upgrade replaces it
+    pointer_tmp.write_text((BUNDLED if version == bundled_version() else version) + "\n")
     os.replace(pointer_tmp, folder / "LATEST")
 
 

@@ -191,6 +191,22 @@ def test_bundled_model_is_active_out_of_the_box_and_classifies_seed_posts(ecoin_
     assert np.mean(recall) > 0.6, recall
 
 
+def test_the_bundled_model_stays_active_across_an_upgrade_that_replaces_it(tmp_path):
+    """`activate bundled` names it `bundled`; a pointer written by an earlier release names the
+    version it bundled then, which the package no longer has: both follow the bundled model."""
+    registry.activate(tmp_path, registry.BUNDLED)
+    pointer = registry.models_dir(tmp_path) / "LATEST"
+    assert pointer.read_text() == "bundled\n"
+    assert registry.active_version(tmp_path) == registry.bundled_version()
+    for former in sorted(registry.FORMER_BUNDLED):
+        pointer.write_text(former + "\n")
+        assert registry.active_version(tmp_path) == registry.bundled_version()
+        assert registry.Classifier.load(tmp_path).version == registry.bundled_version()
+    pointer.write_text("20990101T000000-00000000\n")  # any other missing version is an error
+    with pytest.raises(UserError, match="no sentiment model version '20990101T000000-00000000'"):
+        registry.load(tmp_path)
+
+
 def test_unknown_version_is_a_clear_error(ecoin_home):
     with pytest.raises(UserError, match="no sentiment model version 'nope'"):
         registry.load(ecoin_home, "nope")
