@@ -129,7 +129,13 @@ class SentimentModel:
     graph: Path | None = None  # the model's own encoder graph (a fine-tuned encoder)
 
     def __post_init__(self) -> None:
-        self._coef64 = np.asarray(self.coef, dtype=np.float64)
+        # each block's weights (features, 3) in float64, contiguous: a one-post call multiplies
+        # them in place (a strided view would be copied, 3 MB for the TF-IDF block, every call)
+        coef, dim = np.asarray(self.coef, dtype=np.float64), EMBEDDING_DIM
+        self._weights = tuple(
+            np.ascontiguousarray(block.T)
+            for block in (coef[:, :dim], coef[:, dim:-VADER_FEATURES], coef[:, -VADER_FEATURES:])
+        )
 
     @property
     def lexicon(self) -> str:
@@ -148,14 +154,14 @@ class SentimentModel:
             )
         # featurize(...) @ coef.T without assembling the feature matrix, in float64 so that a
         # text's probabilities do not depend on how many texts share the call
-        coef, dim = self._coef64, EMBEDDING_DIM
+        embedding_weights, tfidf_weights, lexicon_weights = self._weights
         embeddings = encoder.encode_later(clean_texts)  # on worker threads, while we go on
         tfidf = _tfidf(_hasher().transform(clean_texts).tocsr(), self.idf).astype(np.float64)
         lexicon = _Vader.scores(clean_texts, self.lexicon).astype(np.float64)
         logits = (
-            embeddings().astype(np.float64) @ coef[:, :dim].T
-            + tfidf @ coef[:, dim:-VADER_FEATURES].T
-            + lexicon @ coef[:, -VADER_FEATURES:].T
+            embeddings().astype(np.float64) @ embedding_weights
+            + tfidf @ tfidf_weights
+            + lexicon @ lexicon_weights
             + self.intercept
         )
         logits -= logits.max(axis=1, keepdims=True)

@@ -138,6 +138,24 @@ def test_the_regression_is_sklearns_balanced_logistic_regression():
     assert np.allclose(intercept, reference.intercept_, atol=2e-3)
 
 
+def test_classifying_one_post_does_not_copy_the_weights(encoder):
+    """Whatever the memory order of the stored coefficients (sklearn's or fit_regression's), a
+    one-post call multiplies the weights in place: it once copied the 3 MB TF-IDF block."""
+    import dataclasses
+    import tracemalloc
+
+    model = train(TINY, encoder)
+    fortran = dataclasses.replace(model, coef=np.asfortranarray(model.coef))
+    for candidate in (model, fortran):
+        candidate.predict_proba(["warm up"], encoder)
+        tracemalloc.start()
+        probs = candidate.predict_proba(["bitcoin to the moon"], encoder)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 500_000, peak
+        assert np.allclose(probs, model.predict_proba(["bitcoin to the moon"], encoder))
+
+
 def test_a_bullish_or_bearish_tag_is_no_evidence_about_neutral():
     """A word seen only in bullish-tagged posts makes a post more positive than negative and
     leaves its neutral score alone; had the tags been labels, it would count against neutral."""
