@@ -40,13 +40,17 @@ CRYPTO_PHRASES = [
 # What the bundled model still gets wrong (MODEL_CARD.md, Limits): strict, so that a model that
 # gets one right makes its test fail until the entry is removed here
 KNOWN_MISSES = {
+    "bitcoin to the moon 🚀": "neutral: 'moon' is bullish in tagged posts only, which are no "
+    "evidence against neutral, and literal in TweetEval's",
     "just bought the dip, wagmi": "neutral: wagmi and buying the dip are read as no stance",
     "new ATH incoming, loading up more $SOL": "neutral: ATH and loading up are read as news",
+    "btc breaking down, going to 10k, bearish": "neutral (0.44) just ahead of negative (0.41)",
     "What is the best wallet for storing ETH?": "positive: 'best' outweighs the question",
 }
 KNOWN_STRIPPED_MISSES = {
-    **KNOWN_MISSES,
-    "bitcoin to the moon 🚀": "neutral without its rocket emoji",
+    text: reason
+    for text, reason in KNOWN_MISSES.items()
+    if text != "btc breaking down, going to 10k, bearish"  # negative (0.46) once stripped
 }
 
 
