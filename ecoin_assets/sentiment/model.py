@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -198,6 +199,7 @@ def fit_regression(
     from scipy.optimize import minimize
     from scipy.special import expit
 
+    features = sp.csr_matrix(features)
     k, dim = len(LABELS), features.shape[1]
     rows = np.arange(features.shape[0])
     onehot = np.zeros((len(rows), k))
@@ -206,6 +208,7 @@ def fit_regression(
     transposed = features.T.tocsr()
     if polarity:
         tagged, tags, tag_weights = polarity
+        tagged = sp.csr_matrix(tagged)
         sign, tagged_t = 2.0 * tags - 1.0, tagged.T.tocsr()
     neg, pos = LABELS.index("negative"), LABELS.index("positive")
 
@@ -236,8 +239,10 @@ def fit_regression(
         np.zeros(k * dim + k),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": 3000, "gtol": 1e-4, "ftol": 64 * np.finfo(float).eps},
+        options={"maxiter": 3000, "maxls": 50, "gtol": 1e-4, "ftol": 64 * np.finfo(float).eps},
     )
+    if not result.success:
+        warnings.warn(f"the regression did not converge: {result.message}", stacklevel=2)
     return result.x[:-k].reshape(k, dim), result.x[-k:]
 
 

@@ -153,6 +153,10 @@ def finetune_and_register(
     tagged_train, tagged_eval = tagged.before(holdout_from), tagged.since(holdout_from)
     if not tagged_train.texts:
         raise UserError(f"{crypto_csv} has no tagged posts before {holdout_from} to train on")
+    if len(set(tagged_train.tags)) < 2:
+        raise UserError(
+            f"{crypto_csv} needs both bullish and bearish posts before {holdout_from} to train on"
+        )
     examples = finetune.examples(
         general.texts + seed.texts * seed_repeats,
         general.labels + seed.labels * seed_repeats,
