@@ -173,7 +173,6 @@ def test_balanced_polarity_weighs_both_tags_equally():
         balanced_polarity([1, 1], probs[:2])
 
 
-@pytest.mark.slow  # trains a model for many seconds
 def test_finetuning_refuses_one_sided_tags_before_it_starts(ecoin_home, tmp_path):
     labels = {"negative": 0, "neutral": 1, "positive": 2}
     _write_tweeteval(tmp_path / "te", [(t, labels[k]) for t, k in CRYPTO_PHRASES])
@@ -190,6 +189,7 @@ def test_finetuning_refuses_one_sided_tags_before_it_starts(ecoin_home, tmp_path
     assert registry.versions(ecoin_home) == [registry.bundled_version()]
 
 
+@pytest.mark.slow  # trains a model for many seconds
 def test_finetuning_stores_a_model_with_its_own_encoder_that_serves(ecoin_home, tmp_path):
     tiny = [(t, {"negative": 0, "neutral": 1, "positive": 2}[k]) for t, k in CRYPTO_PHRASES]
     _write_tweeteval(tmp_path / "te", tiny)
