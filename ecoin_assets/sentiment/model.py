@@ -153,16 +153,18 @@ class SentimentModel:
                 f"not {encoder.identity}",
                 remedy=Remedy.TRAIN_SENTIMENT,
             )
-        # featurize(...) @ coef.T without assembling the feature matrix, in float64 so that a
-        # text's probabilities do not depend on how many texts share the call
+        # featurize(...) @ coef.T without assembling the feature matrix, so that a text's
+        # probabilities do not depend on how many texts share the call: the dense blocks go
+        # row by row through the same product (BLAS sums a matrix product in an order that
+        # depends on its number of rows), the sparse one is a product per row already
         embedding_weights, tfidf_weights, lexicon_weights = self._weights
         embeddings = encoder.encode_later(clean_texts)  # on worker threads, while we go on
         tfidf = _tfidf(_hasher().transform(clean_texts).tocsr(), self.idf).astype(np.float64)
         lexicon = _Vader.scores(clean_texts, self.lexicon).astype(np.float64)
         logits = (
-            embeddings().astype(np.float64) @ embedding_weights
+            _rowwise(embeddings().astype(np.float64), embedding_weights)
             + tfidf @ tfidf_weights
-            + lexicon @ lexicon_weights
+            + _rowwise(lexicon, lexicon_weights)
             + self.intercept
         )
         logits -= logits.max(axis=1, keepdims=True)
@@ -172,6 +174,11 @@ class SentimentModel:
     def predict_proba(self, texts: Sequence[str], encoder: SentenceEncoder) -> np.ndarray:
         """Probabilities for raw posts (cleaned exactly as ingestion cleans them)."""
         return self.predict_proba_clean([clean_text(t) for t in texts], encoder)
+
+
+def _rowwise(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """rows @ weights, each row through the same (1, d) @ (d, k) product whatever their number."""
+    return np.matmul(rows[:, None, :], weights)[:, 0, :]
 
 
 def _balanced(classes: np.ndarray) -> np.ndarray:

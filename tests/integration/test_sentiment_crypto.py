@@ -103,12 +103,15 @@ def test_stripped_seed_posts_are_classified_about_as_well(bundled):
 
 
 def test_a_posts_answer_does_not_depend_on_its_batch(bundled):
-    texts = [t for t, _ in CRYPTO_PHRASES]
+    """Bit for bit: a batch's matrix products once summed in another order than one post's."""
+    texts = [t for t, _ in CRYPTO_PHRASES] + load_seed("test").texts[:100]
     alone = np.vstack([bundled.probabilities([t]) for t in texts])
     together = bundled.probabilities(texts)
     shuffled = bundled.probabilities(texts[::-1] + ["another post entirely"] * 5)[: len(texts)]
     assert np.array_equal(alone, together)
     assert np.array_equal(alone, shuffled[::-1])
+    in_sevens = [bundled.probabilities(texts[i : i + 7]) for i in range(0, len(texts), 7)]
+    assert np.array_equal(alone, np.vstack(in_sevens))
 
 
 def test_stockwits_cashtags_clean_to_their_ticker():
