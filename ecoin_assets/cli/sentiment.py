@@ -108,14 +108,14 @@ def _say_gate(result: dict) -> None:
     "crypto_csv",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="CSV of crypto posts tagged bullish/bearish by their authors "
+    help="CSV of crypto posts, tagged bullish/bearish by their authors or untagged "
     "(columns created_at,symbol,tag,text).",
 )
 @click.option(
     "--holdout-from",
     default=None,
     metavar="YYYY-MM-DD",
-    help="Tagged posts from this day on are held out for evaluation (default: the last day).",
+    help="Crypto posts from this day on are held out for evaluation (default: the last day).",
 )
 @click.option("--layers", default=1, show_default=True, type=click.IntRange(1, 6))
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(1, 20))
@@ -140,7 +140,8 @@ def finetune(
     """Fine-tune the crypto-aware model (the bundled model's recipe) on the CPU.
 
     Trains the first LAYERS transformer layers of MiniLM with a 3-class head on TweetEval's
-    train split and the seed set, and on the tagged crypto posts as polarity; reports
+    train split and the seed set, and on the tagged crypto posts as polarity; fits the
+    classifier on the same posts and on whether each crypto post was tagged (as stance); reports
     TweetEval val macro-recall, seed test macro-recall and the held-out posts' balanced
     polarity; stores the model as a new version. It becomes active (and is registered in
     BentoML) only if it is no worse than the active model on each of those, or with --force.

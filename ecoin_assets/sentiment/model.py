@@ -13,8 +13,9 @@ clean post (the same cleaning as ingestion, `cleaning.clean_text`):
 Classes are weighted inversely to their frequency, since the official metric (macro-averaged
 recall) weighs the rare negative class as much as the others. Posts tagged bullish or bearish by
 their authors (the bundled model's crypto posts) can be added as evidence of polarity only: they
-pull the positive and negative scores apart and say nothing for or against neutral
-(`fit_regression`). On TweetEval's validation split
+pull the positive and negative scores apart and say nothing for or against neutral; and, with
+the untagged posts of the same source, as weak evidence of stance: whether a post was tagged at
+all (`fit_regression`). On TweetEval's validation split
 this reaches about 0.715 macro-recall (0.72 with all 6 encoder layers; 0.66 with TF-IDF alone).
 
 A saved model is a folder with `weights.npz` (float16 coefficients, IDF weights),
@@ -40,7 +41,12 @@ import scipy.sparse as sp
 
 from ecoin_assets.cleaning import clean_text
 from ecoin_assets.errors import Remedy, UserError
-from ecoin_assets.sentiment.crypto_data import TaggedPosts
+from ecoin_assets.sentiment.crypto_data import (
+    TAG_RATE_NEUTRAL,
+    TAG_RATE_STANCE,
+    TaggedPosts,
+    UntaggedPosts,
+)
 from ecoin_assets.sentiment.crypto_lexicon import CRYPTO_LEXICON
 from ecoin_assets.sentiment.data import LABELS, LabelledSet
 from ecoin_assets.sentiment.encoder import EMBEDDING_DIM, SentenceEncoder
@@ -193,6 +199,7 @@ def fit_regression(
     weights: np.ndarray,
     c: float,
     polarity: tuple[sp.csr_matrix, np.ndarray, np.ndarray] | None = None,
+    stance: tuple[sp.csr_matrix, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (3, features) and intercepts (3,) of the L2-regularised multinomial logistic
     regression (sklearn's objective: the weighted mean log-loss plus |coef|^2 / (2 c * total
@@ -202,6 +209,11 @@ def fit_regression(
     adds the log-loss of p(positive) / (p(negative) + p(positive)), so its tag moves the negative
     and positive rows apart and is no evidence for or against neutral. (Refitted with the tags
     as negative/positive labels, the bundled model called 2% of untagged crypto posts neutral.)
+
+    `stance` adds crypto posts known only to be tagged (1) or not (0), with their weights: each
+    adds -log P(tagged or not), where P(tagged) = TAG_RATE_NEUTRAL + (TAG_RATE_STANCE -
+    TAG_RATE_NEUTRAL) * (1 - p(neutral)), so that what authors tag leans away from neutral and
+    what they leave untagged towards it, as much as the tagging rates say and no more.
     """
     from scipy.optimize import minimize
     from scipy.special import expit
@@ -211,13 +223,18 @@ def fit_regression(
     rows = np.arange(features.shape[0])
     onehot = np.zeros((len(rows), k))
     onehot[rows, labels] = 1.0
-    total = weights.sum() + (polarity[2].sum() if polarity else 0.0)
+    total = weights.sum() + sum(extra[2].sum() for extra in (polarity, stance) if extra)
     transposed = features.T.tocsr()
     if polarity:
         tagged, tags, tag_weights = polarity
         tagged = sp.csr_matrix(tagged)
         sign, tagged_t = 2.0 * tags - 1.0, tagged.T.tocsr()
-    neg, pos = LABELS.index("negative"), LABELS.index("positive")
+    if stance:
+        crypto, was_tagged, crypto_weights = stance
+        crypto = sp.csr_matrix(crypto)
+        crypto_t, was_tagged = crypto.T.tocsr(), np.asarray(was_tagged, dtype=bool)
+        gap = TAG_RATE_STANCE - TAG_RATE_NEUTRAL
+    neg, neu, pos = (LABELS.index(name) for name in ("negative", "neutral", "positive"))
 
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
         coef, intercept = theta[:-k].reshape(k, dim), theta[-k:]
@@ -237,6 +254,24 @@ def fit_regression(
             grad_coef[neg] -= towards
             grad_intercept[pos] += pull.sum()
             grad_intercept[neg] -= pull.sum()
+        if stance:
+            z = crypto @ coef.T + intercept
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            has_stance = 1.0 - p[:, neu]
+            likelihood = np.where(
+                was_tagged,
+                TAG_RATE_NEUTRAL + gap * has_stance,
+                1 - TAG_RATE_NEUTRAL - gap * has_stance,
+            )
+            loss += crypto_weights @ -np.log(likelihood)
+            # d loss / d has_stance, then through has_stance = 1 - softmax(z)[neutral]
+            d_stance = np.where(was_tagged, -gap, gap) / likelihood * crypto_weights
+            d_logits = p * p[:, [neu]]
+            d_logits[:, neu] = -p[:, neu] * has_stance
+            d_logits *= d_stance[:, None]
+            grad_coef += (crypto_t @ d_logits).T
+            grad_intercept += d_logits.sum(axis=0)
         loss = (loss + 0.5 * np.sum(coef * coef) / c) / total
         grad_coef = (grad_coef + coef / c) / total
         return loss, np.concatenate([grad_coef.ravel(), grad_intercept / total])
@@ -260,30 +295,40 @@ def train(
     lexicon: str = "vader+crypto",
     polarity: TaggedPosts | None = None,
     polarity_weight: float = 1.0,
+    untagged: UntaggedPosts | None = None,
+    stance_weight: float = 1.0,
 ):
-    """Fit the model on labelled raw posts, and on `polarity` posts tagged bullish/bearish as
+    """Fit the model on labelled raw posts; on `polarity` posts tagged bullish/bearish as
     evidence of polarity only (`fit_regression`), each tag weighing `polarity_weight` times a
-    labelled post on average; deterministic for the same data and encoder."""
+    labelled post on average; and, given the `untagged` posts of the same source, on all of
+    them as evidence of stance (tagged or not), each weighing `stance_weight` times a labelled
+    post on average. Deterministic for the same data and encoder."""
     if len(set(data.labels)) < len(LABELS):
         missing = [LABELS[i] for i in range(len(LABELS)) if i not in set(data.labels)]
         raise UserError(f"{data.source} has no {', '.join(missing)} posts: all 3 labels needed")
     if polarity is not None and len(set(polarity.tags)) < 2:
         raise UserError(f"{polarity.source} needs both bullish and bearish posts")
+    if untagged is not None and (polarity is None or not untagged.texts):
+        raise UserError("the stance of crypto posts needs both tagged and untagged posts")
     started = time.perf_counter()
     clean = [clean_text(t) for t in data.texts]
     tagged_clean = [clean_text(t) for t in polarity.texts] if polarity else []
-    idf = _idf(_hasher().transform(clean + tagged_clean).tocsr())
+    untagged_clean = [clean_text(t) for t in untagged.texts] if untagged else []
+    idf = _idf(_hasher().transform(clean + tagged_clean + untagged_clean).tocsr())
     labels = np.asarray(data.labels)
-    tagged = None
+    tagged = stance = None
     if polarity:
         tags = np.asarray(polarity.tags)
-        tagged = (
-            featurize(tagged_clean, encoder, idf, lexicon),
-            tags.astype(np.float64),
-            polarity_weight * _balanced(tags),
-        )
+        tagged_features = featurize(tagged_clean, encoder, idf, lexicon)
+        tagged = (tagged_features, tags.astype(np.float64), polarity_weight * _balanced(tags))
+        if untagged:
+            stance = (
+                sp.vstack([tagged_features, featurize(untagged_clean, encoder, idf, lexicon)]),
+                np.r_[np.ones(len(tagged_clean)), np.zeros(len(untagged_clean))],
+                np.full(len(tagged_clean) + len(untagged_clean), stance_weight),
+            )
     coef, intercept = fit_regression(
-        featurize(clean, encoder, idf, lexicon), labels, _balanced(labels), c, tagged
+        featurize(clean, encoder, idf, lexicon), labels, _balanced(labels), c, tagged, stance
     )
     coef = coef.astype(np.float16).astype(np.float32)  # as saved
     intercept = intercept.astype(np.float32)
@@ -309,6 +354,14 @@ def train(
             "bearish": polarity.tags.count(0),
             "bullish": polarity.tags.count(1),
             "weight": polarity_weight,
+        }
+    if untagged:
+        meta["stance"] = {
+            "data": f"{polarity.source} and {untagged.source}",
+            "tagged": len(tagged_clean),
+            "untagged": len(untagged_clean),
+            "weight": stance_weight,
+            "tag_rates": {"stance": TAG_RATE_STANCE, "neutral": TAG_RATE_NEUTRAL},
         }
     return SentimentModel(
         version=f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{digest}",

@@ -12,7 +12,7 @@ from pathlib import Path
 from ecoin_assets.errors import InvalidInputError, UserError
 from ecoin_assets.sentiment import data as datasets
 from ecoin_assets.sentiment import registry
-from ecoin_assets.sentiment.crypto_data import load_tagged
+from ecoin_assets.sentiment.crypto_data import load_posts
 from ecoin_assets.sentiment.encoder import SentenceEncoder, tokenizer_file
 from ecoin_assets.sentiment.evaluation import balanced_polarity, compute_metrics
 from ecoin_assets.sentiment.finetune import FinetuneConfig
@@ -122,6 +122,9 @@ SEED_REPEATS = 3  # the seed set's crypto posts are the only 3-class in-domain l
 # the final classifier it counts for positive against negative only (`model.fit_regression`),
 # each tag (bullish and bearish balanced) as much as a labelled post
 TAGGED_WEIGHT = 1.0
+# Whether a crypto post was tagged at all is weak evidence that it takes a stance (`crypto_data`,
+# `model.fit_regression`): each post, tagged or not, as much as a labelled post
+STANCE_WEIGHT = 1.0
 
 
 def finetune_and_register(
@@ -138,19 +141,22 @@ def finetune_and_register(
 ) -> dict:
     """Fine-tune the crypto-aware model (`finetune.py`) on TweetEval's train split, the seed
     set's train split and the crypto posts tagged before `holdout_from` (default: their last
-    day); evaluate it on TweetEval's val split, the held-out tagged posts and the seed test
-    split, the active model on the same data; store it, and activate it and register it in
-    BentoML if it passes the gate (`gate.py`) or with `force`. Resumes an interrupted run
-    that had the same configuration from its checkpoint in `work`."""
+    day), and fit its classifier on the same posts and the untagged crypto posts before that
+    day (`model.train`: tagged or not, as evidence of stance); evaluate it on TweetEval's val
+    split, the held-out tagged posts and the seed test split, the active model on the same
+    data; store it, and activate it and register it in BentoML if it passes the gate
+    (`gate.py`) or with `force`. Resumes an interrupted run that had the same configuration
+    from its checkpoint in `work`."""
     from ecoin_assets.sentiment import finetune
 
     config = config or FinetuneConfig()
     general = datasets.resolve(tweeteval, "train")
     val = datasets.resolve(tweeteval, "val")
     seed = datasets.load_seed("train")
-    tagged = load_tagged(crypto_csv)
+    tagged, untagged = load_posts(crypto_csv)
     holdout_from = holdout_from or max(tagged.days)
     tagged_train, tagged_eval = tagged.before(holdout_from), tagged.since(holdout_from)
+    untagged_train = untagged.before(holdout_from)
     if not tagged_train.texts:
         raise UserError(f"{crypto_csv} has no tagged posts before {holdout_from} to train on")
     if len(set(tagged_train.tags)) < 2:
@@ -183,11 +189,19 @@ def finetune_and_register(
         general.labels + seed.labels * seed_repeats,
         source=f"{general.source} + seed:train x{seed_repeats}",
     )
-    model = fit(labelled, encoder, polarity=tagged_train, polarity_weight=TAGGED_WEIGHT)
+    model = fit(
+        labelled,
+        encoder,
+        polarity=tagged_train,
+        polarity_weight=TAGGED_WEIGHT,
+        untagged=untagged_train if untagged_train.texts else None,
+        stance_weight=STANCE_WEIGHT,
+    )
     model.graph = graph
+    stance = f" and {untagged_train.source} (tagged or not as stance)" * bool(untagged_train.texts)
     model.meta |= {
-        "trained_on": f"{labelled.source} + {tagged_train.source} (the tags as polarity only); "
-        "encoder fine-tuned on the same posts",
+        "trained_on": f"{labelled.source} + {tagged_train.source} (the tags as polarity only)"
+        f"{stance}; encoder fine-tuned on the labelled and tagged posts",
         "train_seconds": round(time.perf_counter() - started, 1),
         "finetune": asdict(config) | {"examples": len(examples), "history": history},
     }

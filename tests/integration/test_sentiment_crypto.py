@@ -156,12 +156,17 @@ def test_untagged_posts_are_read_apart_once_per_text(tmp_path):
     _write_tagged(tmp_path / "posts.csv")
     with (tmp_path / "posts.csv").open("a") as out:
         out.write("2022-07-11 10:02:00+00:00,BTC,,$BTC.X what do you think?\n")  # a repeat
-        out.write("2022-07-11 10:03:00+00:00,ETH,,  $ETH.X 1200 again  \n")
-        out.write("2022-07-11 10:04:00+00:00,ETH,,   \n")  # no text
-    assert load_posts(tmp_path / "posts.csv")[1] == [
-        "$BTC.X what do you think?",
-        "$ETH.X 1200 again",
-    ]
+        out.write("2022-07-12 10:03:00+00:00,ETH,,  $ETH.X 1200 again  \n")
+        out.write("2022-07-12 10:04:00+00:00,ETH,,   \n")  # no text
+    untagged = load_posts(tmp_path / "posts.csv")[1]
+    assert untagged.texts == ["$BTC.X what do you think?", "$ETH.X 1200 again"]
+    assert untagged.days == ["2022-07-10", "2022-07-12"]  # a repeat keeps its first day
+    later = untagged.since("2022-07-11")
+    assert (later.texts, later.days, later.source) == (
+        ["$ETH.X 1200 again"],
+        ["2022-07-12"],
+        "posts.csv:untagged:>=2022-07-11",
+    )
     (tmp_path / "bad.csv").write_text("created_at,symbol,tag,text\nyesterday,BTC,,x\n")
     with pytest.raises(UserError, match=r"bad.csv, line 2: created_at 'yesterday'"):
         load_posts(tmp_path / "bad.csv")
@@ -215,9 +220,11 @@ def test_finetuning_stores_a_model_with_its_own_encoder_that_serves(ecoin_home, 
     assert any("epoch 1/1" in line for line in lines)
     folder = registry.models_dir(ecoin_home) / result["version"]
     assert (folder / "encoder.onnx").exists()
-    assert json.loads((folder / "model.json").read_text())["encoder_id"].startswith(
-        "ecoin-crypto-minilm-L1-int8-"
-    )
+    stored_info = json.loads((folder / "model.json").read_text())
+    assert stored_info["encoder_id"].startswith("ecoin-crypto-minilm-L1-int8-")
+    # the one untagged post before the held-out day counts for stance, beside the 2 tagged ones
+    stance = stored_info["meta"]["stance"]
+    assert (stance["tagged"], stance["untagged"]) == (2, 1)
     # a model fine-tuned on a dozen posts is worse than the bundled one: stored, not active
     bundled = registry.bundled_version()
     assert result["active"] is False and result["bentoml_tag"] is None

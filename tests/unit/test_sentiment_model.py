@@ -15,7 +15,12 @@ from ecoin_assets.cli import run
 from ecoin_assets.cli.hints import hint
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
-from ecoin_assets.sentiment.crypto_data import TaggedPosts
+from ecoin_assets.sentiment.crypto_data import (
+    TAG_RATE_NEUTRAL,
+    TAG_RATE_STANCE,
+    TaggedPosts,
+    UntaggedPosts,
+)
 from ecoin_assets.sentiment.data import LabelledSet, load_seed
 from ecoin_assets.sentiment.encoder import DEFAULT_ENCODER, SentenceEncoder, ensure_graph
 from ecoin_assets.sentiment.model import fit_regression, train
@@ -183,6 +188,49 @@ def test_a_bullish_or_bearish_tag_is_no_evidence_about_neutral():
     assert coef[1, -1] < -0.1
 
 
+def _stance_objective(features, labels, weights, c, crypto, was_tagged, crypto_weights, theta):
+    """fit_regression's objective with stance rows, written out plainly."""
+    from scipy.special import log_softmax
+
+    k, dim = 3, features.shape[1]
+    coef, intercept = theta[:-k].reshape(k, dim), theta[-k:]
+    log_p = log_softmax(features @ coef.T + intercept, axis=1)
+    loss = -weights @ log_p[np.arange(len(labels)), labels]
+    has_stance = 1 - np.exp(log_softmax(crypto @ coef.T + intercept, axis=1))[:, 1]
+    tagged_p = TAG_RATE_NEUTRAL + (TAG_RATE_STANCE - TAG_RATE_NEUTRAL) * has_stance
+    loss -= crypto_weights @ np.log(np.where(was_tagged == 1, tagged_p, 1 - tagged_p))
+    total = weights.sum() + crypto_weights.sum()
+    return (loss + 0.5 * np.sum(coef**2) / c) / total
+
+
+def test_being_tagged_or_not_is_weak_evidence_of_stance_only():
+    """A word seen only in posts that were tagged leans away from neutral, one seen only in
+    untagged posts towards it; the fit is the optimum of the objective (its gradient, by
+    finite differences, is zero there)."""
+    from scipy.optimize import approx_fprime
+
+    features, labels = _sparse_problem()
+    weights = np.ones(len(labels))
+    rng = np.random.default_rng(9)
+    was_tagged = np.repeat([1.0, 0.0], 40)
+    words = np.stack([was_tagged, 1 - was_tagged], axis=1)  # one word each side
+    crypto = np.hstack([rng.normal(size=(80, features.shape[1])), words])
+    labelled = np.hstack([features.toarray(), np.zeros((features.shape[0], 2))])
+    stance = (crypto, was_tagged, np.full(80, 2.0))
+    coef, intercept = fit_regression(labelled, labels, weights, 1.0, stance=stance)
+    (tagged_neg, untagged_neg), (tagged_neu, untagged_neu), (tagged_pos, untagged_pos) = coef[
+        :, -2:
+    ]
+    assert tagged_neu < -0.1 < 0.1 < untagged_neu
+    assert min(tagged_neg, tagged_pos) > tagged_neu
+    assert max(untagged_neg, untagged_pos) < untagged_neu
+    theta = np.concatenate([coef.ravel(), intercept])
+    gradient = approx_fprime(
+        theta, lambda t: _stance_objective(labelled, labels, weights, 1.0, *stance, t), 1e-7
+    )
+    assert np.abs(gradient).max() < 1e-4
+
+
 def test_training_with_tagged_posts_records_them_and_needs_both_tags(encoder):
     tagged = TaggedPosts(
         ["btc to the moon, longing here", "rekt, shorting this dump"],
@@ -201,6 +249,31 @@ def test_training_with_tagged_posts_records_them_and_needs_both_tags(encoder):
     one_sided = TaggedPosts(tagged.texts[:1], [1], tagged.days[:1], "bullish only")
     with pytest.raises(UserError, match="bullish only needs both bullish and bearish posts"):
         train(TINY, encoder, polarity=one_sided)
+
+
+def test_training_with_untagged_posts_records_the_stance_and_needs_tagged_ones(encoder):
+    tagged = TaggedPosts(
+        ["btc to the moon, longing here", "rekt, shorting this dump"],
+        [1, 0],
+        ["2022-07-10", "2022-07-10"],
+        "tagged",
+    )
+    untagged = UntaggedPosts(
+        ["btc etf decision due next week", "what wallet do you use?"],
+        ["2022-07-10", "2022-07-11"],
+        "untagged",
+    )
+    model = train(TINY, encoder, polarity=tagged, untagged=untagged, stance_weight=0.5)
+    assert model.meta["stance"] == {
+        "data": "tagged and untagged",
+        "tagged": 2,
+        "untagged": 2,
+        "weight": 0.5,
+        "tag_rates": {"stance": TAG_RATE_STANCE, "neutral": TAG_RATE_NEUTRAL},
+    }
+    assert list(model.predict_proba(TINY.texts, encoder).argmax(axis=1)) == TINY.labels
+    with pytest.raises(UserError, match="needs both tagged and untagged posts"):
+        train(TINY, encoder, untagged=untagged)
 
 
 def test_bundled_model_is_active_out_of_the_box_and_classifies_seed_posts(ecoin_home):
