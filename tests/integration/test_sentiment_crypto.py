@@ -40,17 +40,12 @@ CRYPTO_PHRASES = [
 # What the bundled model still gets wrong (MODEL_CARD.md, Limits): strict, so that a model that
 # gets one right makes its test fail until the entry is removed here
 KNOWN_MISSES = {
-    "bitcoin to the moon 🚀": "neutral: 'moon' is bullish in tagged posts only, which are no "
-    "evidence against neutral, and literal in TweetEval's",
+    "bitcoin to the moon 🚀": "neutral: 'moon' is literal in TweetEval's tweets, and crypto "
+    "posts say little about whether it takes a stance",
     "just bought the dip, wagmi": "neutral: wagmi and buying the dip are read as no stance",
     "new ATH incoming, loading up more $SOL": "neutral: ATH and loading up are read as news",
     "What is the best wallet for storing ETH?": "positive: 'best' outweighs the question",
 }
-# Too close to call for one label on every host (onnxruntime's int8 kernels differ by instruction
-# set, MODEL_CARD.md): neutral 0.44 and negative 0.41 as written, negative 0.46 and neutral 0.43
-# stripped. Checked for its polarity: the expected side well above the opposite one
-BORDERLINE = {"btc breaking down, going to 10k, bearish"}
-OPPOSITE = {"negative": "positive", "positive": "negative"}
 
 
 def _cases(misses: dict[str, str]) -> list:
@@ -82,12 +77,7 @@ def test_text_stripped_by_its_source_keeps_its_label(bundled, text, expected):
 
 def _check(classifier: registry.Classifier, text: str, expected: str) -> None:
     (prediction,) = classifier.classify([text])
-    if strip_text(text) in {strip_text(t) for t in BORDERLINE}:
-        scores = {"negative": prediction.p_negative, "positive": prediction.p_positive}
-        assert scores[expected] > scores[OPPOSITE[expected]] + 0.15, (text, prediction)
-        assert prediction.label in (expected, "neutral"), (text, prediction)
-    else:
-        assert prediction.label == expected, (text, prediction)
+    assert prediction.label == expected, (text, prediction)
 
 
 def test_stripped_seed_posts_are_classified_about_as_well(bundled):
