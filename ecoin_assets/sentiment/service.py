@@ -105,9 +105,10 @@ def _gate_and_store(
 
 def activate_version(home: Path, version: str, *, force: bool = False) -> str:
     """Make a stored version active and register it in BentoML; one its gate refused only
-    with `force`. Returns its BentoML tag."""
+    with `force` (the bundled model has no verdict to honour: whatever its own gate said when
+    it was made, shipping it was the release's decision). Returns its BentoML tag."""
     model = registry.load(home, version)
-    verdict = model.meta.get("gate")
+    verdict = registry.gate_of(home, version)
     if verdict and not verdict["passed"] and not force:
         raise InvalidInputError(
             f"sentiment model {model.version} was refused: {'; '.join(verdict['reasons'])}; "
