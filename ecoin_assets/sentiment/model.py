@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ecoin_assets.cleaning import clean_text
+from ecoin_assets.cleaning import clean_text, strip_text
 from ecoin_assets.errors import Remedy, UserError
 from ecoin_assets.sentiment.crypto_data import (
     TAG_RATE_NEUTRAL,
@@ -288,6 +288,19 @@ def fit_regression(
     return result.x[:-k].reshape(k, dim), result.x[-k:]
 
 
+def _fitting_rows(
+    texts: Sequence[str], stripped_weight: float, encoder: SentenceEncoder, idf, lexicon: str
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The features of posts as written and, if `stripped_weight`, of the same posts after them
+    as a stripped source delivers them (`strip_text`), with the weight of each row."""
+    forms = [clean_text(t) for t in texts]
+    weights = np.ones(len(forms))
+    if stripped_weight:
+        forms += [clean_text(strip_text(t)) for t in texts]
+        weights = np.r_[weights, np.full(len(texts), stripped_weight)]
+    return featurize(forms, encoder, idf, lexicon), weights
+
+
 def train(
     data: LabelledSet,
     encoder: SentenceEncoder,
@@ -297,12 +310,15 @@ def train(
     polarity_weight: float = 1.0,
     untagged: UntaggedPosts | None = None,
     stance_weight: float = 1.0,
+    stripped_weight: float = 0.0,
 ):
     """Fit the model on labelled raw posts; on `polarity` posts tagged bullish/bearish as
     evidence of polarity only (`fit_regression`), each tag weighing `polarity_weight` times a
     labelled post on average; and, given the `untagged` posts of the same source, on all of
     them as evidence of stance (tagged or not), each weighing `stance_weight` times a labelled
-    post on average. Deterministic for the same data and encoder."""
+    post on average. With `stripped_weight`, every one of those posts counts a second time as
+    a stripped source delivers it, at that weight. The IDF weights come from the posts as
+    written. Deterministic for the same data and encoder."""
     if len(set(data.labels)) < len(LABELS):
         missing = [LABELS[i] for i in range(len(LABELS)) if i not in set(data.labels)]
         raise UserError(f"{data.source} has no {', '.join(missing)} posts: all 3 labels needed")
@@ -311,25 +327,30 @@ def train(
     if untagged is not None and (polarity is None or not untagged.texts):
         raise UserError("the stance of crypto posts needs both tagged and untagged posts")
     started = time.perf_counter()
-    clean = [clean_text(t) for t in data.texts]
-    tagged_clean = [clean_text(t) for t in polarity.texts] if polarity else []
-    untagged_clean = [clean_text(t) for t in untagged.texts] if untagged else []
-    idf = _idf(_hasher().transform(clean + tagged_clean + untagged_clean).tocsr())
-    labels = np.asarray(data.labels)
+    crypto = (polarity.texts if polarity else []) + (untagged.texts if untagged else [])
+    idf = _idf(_hasher().transform([clean_text(t) for t in data.texts + crypto]).tocsr())
+    forms = 1 + bool(stripped_weight)
+    features, weights = _fitting_rows(data.texts, stripped_weight, encoder, idf, lexicon)
+    labels = np.tile(data.labels, forms)
+    weights *= np.tile(_balanced(np.asarray(data.labels)), forms)
     tagged = stance = None
     if polarity:
         tags = np.asarray(polarity.tags)
-        tagged_features = featurize(tagged_clean, encoder, idf, lexicon)
-        tagged = (tagged_features, tags.astype(np.float64), polarity_weight * _balanced(tags))
+        tagged_features, tagged_forms = _fitting_rows(
+            polarity.texts, stripped_weight, encoder, idf, lexicon
+        )
+        tag_weights = tagged_forms * polarity_weight * np.tile(_balanced(tags), forms)
+        tagged = (tagged_features, np.tile(tags, forms).astype(np.float64), tag_weights)
         if untagged:
-            stance = (
-                sp.vstack([tagged_features, featurize(untagged_clean, encoder, idf, lexicon)]),
-                np.r_[np.ones(len(tagged_clean)), np.zeros(len(untagged_clean))],
-                np.full(len(tagged_clean) + len(untagged_clean), stance_weight),
+            untagged_features, untagged_forms = _fitting_rows(
+                untagged.texts, stripped_weight, encoder, idf, lexicon
             )
-    coef, intercept = fit_regression(
-        featurize(clean, encoder, idf, lexicon), labels, _balanced(labels), c, tagged, stance
-    )
+            stance = (
+                sp.vstack([tagged_features, untagged_features], format="csr"),
+                np.r_[np.ones(len(tagged_forms)), np.zeros(len(untagged_forms))],
+                stance_weight * np.r_[tagged_forms, untagged_forms],
+            )
+    coef, intercept = fit_regression(features, labels, weights, c, tagged, stance)
     coef = coef.astype(np.float16).astype(np.float32)  # as saved
     intercept = intercept.astype(np.float32)
     idf = idf.astype(np.float16).astype(np.float32)
@@ -346,6 +367,7 @@ def train(
             "lexicon": lexicon,
         },
         "c": c,
+        "stripped_weight": stripped_weight,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if polarity:
@@ -358,8 +380,8 @@ def train(
     if untagged:
         meta["stance"] = {
             "data": f"{polarity.source} and {untagged.source}",
-            "tagged": len(tagged_clean),
-            "untagged": len(untagged_clean),
+            "tagged": len(polarity.texts),
+            "untagged": len(untagged.texts),
             "weight": stance_weight,
             "tag_rates": {"stance": TAG_RATE_STANCE, "neutral": TAG_RATE_NEUTRAL},
         }

@@ -126,6 +126,9 @@ TAGGED_WEIGHT = 1.0
 # Whether a crypto post was tagged at all is weak evidence that it takes a stance (`crypto_data`,
 # `model.fit_regression`): each post, tagged or not, as much as a labelled post
 STANCE_WEIGHT = 1.0
+# Some sources deliver posts lower-cased without links, punctuation or emoji (`strip_text`): the
+# classifier fits every training post that way too, as much as the post as written
+STRIPPED_WEIGHT = 0.5
 
 
 def finetune_and_register(
@@ -197,12 +200,13 @@ def finetune_and_register(
         polarity_weight=TAGGED_WEIGHT,
         untagged=untagged_train if untagged_train.texts else None,
         stance_weight=STANCE_WEIGHT,
+        stripped_weight=STRIPPED_WEIGHT,
     )
     model.graph = graph
     stance = f" and {untagged_train.source} (tagged or not as stance)" * bool(untagged_train.texts)
     model.meta |= {
         "trained_on": f"{labelled.source} + {tagged_train.source} (the tags as polarity only)"
-        f"{stance}; encoder fine-tuned on the labelled and tagged posts",
+        f"{stance}, each also stripped; encoder fine-tuned on the labelled and tagged posts",
         "train_seconds": round(time.perf_counter() - started, 1),
         "finetune": asdict(config) | {"examples": len(examples), "history": history},
     }

@@ -276,6 +276,32 @@ def test_training_with_untagged_posts_records_the_stance_and_needs_tagged_ones(e
         train(TINY, encoder, untagged=untagged)
 
 
+def test_stripped_copies_add_rows_at_their_weight_and_keep_the_idf(encoder):
+    from ecoin_assets.cleaning import clean_text, strip_text
+    from ecoin_assets.sentiment.model import _fitting_rows, featurize
+
+    texts = ["BTC to the MOON!!! 🚀 https://x.com/a", "What's the $ETH price?"]
+    idf = np.ones(2**17, dtype=np.float32)
+    features, weights = _fitting_rows(texts, 0.25, encoder, idf, "vader+crypto")
+    assert weights.tolist() == [1.0, 1.0, 0.25, 0.25]
+    stripped = featurize([clean_text(strip_text(t)) for t in texts], encoder, idf, "vader+crypto")
+    assert np.array_equal(features[2:].toarray(), stripped.toarray())
+    assert not np.array_equal(features[:2].toarray(), stripped.toarray())
+    tagged = TaggedPosts(
+        ["BTC to the MOON, longing here!", "rekt... shorting this dump"],
+        [1, 0],
+        ["2022-07-10", "2022-07-10"],
+        "tagged",
+    )
+    untagged = UntaggedPosts(["BTC ETF decision due next week."], ["2022-07-10"], "untagged")
+    plain = train(TINY, encoder, polarity=tagged, untagged=untagged)
+    both = train(TINY, encoder, polarity=tagged, untagged=untagged, stripped_weight=0.5)
+    assert (plain.meta["stripped_weight"], both.meta["stripped_weight"]) == (0.0, 0.5)
+    assert np.array_equal(plain.idf, both.idf)  # from the posts as written only
+    assert not np.allclose(plain.coef, both.coef)
+    assert list(both.predict_proba(TINY.texts, encoder).argmax(axis=1)) == TINY.labels
+
+
 def test_bundled_model_is_active_out_of_the_box_and_classifies_seed_posts(ecoin_home):
     classifier = registry.Classifier.load(ecoin_home)
     assert classifier.version == registry.load(ecoin_home, registry.BUNDLED).version
