@@ -107,8 +107,3 @@ def load_posts(path: Path) -> tuple[TaggedPosts, UntaggedPosts]:
         TaggedPosts(texts, tags, days, source=path.name),
         UntaggedPosts(list(untagged), list(untagged.values()), source=f"{path.name}:untagged"),
     )
-
-
-def load_tagged(path: Path) -> TaggedPosts:
-    """The tagged posts of a CSV (`load_posts`)."""
-    return load_posts(path)[0]

@@ -15,7 +15,8 @@ recall) weighs the rare negative class as much as the others. Posts tagged bulli
 their authors (the bundled model's crypto posts) can be added as evidence of polarity only: they
 pull the positive and negative scores apart and say nothing for or against neutral; and, with
 the untagged posts of the same source, as weak evidence of stance: whether a post was tagged at
-all (`fit_regression`). On TweetEval's validation split
+all (`fit_regression`). Every training post can also count a second time as a stripped source
+delivers it (`train`'s `stripped_weight`). On TweetEval's validation split
 this reaches about 0.715 macro-recall (0.72 with all 6 encoder layers; 0.66 with TF-IDF alone).
 
 A saved model is a folder with `weights.npz` (float16 coefficients, IDF weights),

@@ -13,7 +13,7 @@ from ecoin_assets.bento_store import use_store
 from ecoin_assets.cleaning import clean_text, strip_text
 from ecoin_assets.errors import UserError
 from ecoin_assets.sentiment import registry
-from ecoin_assets.sentiment.crypto_data import load_posts, load_tagged
+from ecoin_assets.sentiment.crypto_data import load_posts
 from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.evaluation import balanced_polarity
 from ecoin_assets.sentiment.finetune import FinetuneConfig
@@ -130,16 +130,16 @@ def _write_tagged(path: Path) -> None:
 
 def test_tagged_posts_keep_tags_only_once_per_text(tmp_path):
     _write_tagged(tmp_path / "tagged.csv")
-    tagged = load_tagged(tmp_path / "tagged.csv")
+    tagged = load_posts(tmp_path / "tagged.csv")[0]
     assert len(tagged) == 4  # the untagged post and the repeat are left out
     assert tagged.before("2022-07-11").tags == [1, 0]
     assert tagged.since("2022-07-11").days == ["2022-07-11", "2022-07-11"]
     (tmp_path / "bad.csv").write_text("created_at,symbol,tag,text\n2022-07-10,BTC,meh,x\n")
     with pytest.raises(UserError, match=r"bad.csv, line 2: tag 'meh'"):
-        load_tagged(tmp_path / "bad.csv")
+        load_posts(tmp_path / "bad.csv")
     (tmp_path / "cols.csv").write_text("created_at,text\n")
     with pytest.raises(UserError, match="missing column"):
-        load_tagged(tmp_path / "cols.csv")
+        load_posts(tmp_path / "cols.csv")
 
 
 def test_untagged_posts_are_read_apart_once_per_text(tmp_path):
