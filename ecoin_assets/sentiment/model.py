@@ -174,13 +174,17 @@ class SentimentModel:
             + _rowwise(lexicon, lexicon_weights)
             + self.intercept
         )
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        return probs / probs.sum(axis=1, keepdims=True)
+        return _softmax(logits)
 
     def predict_proba(self, texts: Sequence[str], encoder: SentenceEncoder) -> np.ndarray:
         """Probabilities for raw posts (cleaned exactly as ingestion cleans them)."""
         return self.predict_proba_clean([clean_text(t) for t in texts], encoder)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (shifted by each row's maximum, so that exp cannot overflow)."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _rowwise(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -256,9 +260,7 @@ def fit_regression(
             grad_intercept[pos] += pull.sum()
             grad_intercept[neg] -= pull.sum()
         if stance:
-            z = crypto @ coef.T + intercept
-            p = np.exp(z - z.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
+            p = _softmax(crypto @ coef.T + intercept)
             has_stance = 1.0 - p[:, neu]
             likelihood = np.where(
                 was_tagged,

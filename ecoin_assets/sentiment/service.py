@@ -204,9 +204,10 @@ def finetune_and_register(
     )
     model.graph = graph
     stance = f" and {untagged_train.source} (tagged or not as stance)" * bool(untagged_train.texts)
+    stripped = ", each also stripped" * bool(STRIPPED_WEIGHT)
     model.meta |= {
         "trained_on": f"{labelled.source} + {tagged_train.source} (the tags as polarity only)"
-        f"{stance}, each also stripped; encoder fine-tuned on the labelled and tagged posts",
+        f"{stance}{stripped}; encoder fine-tuned on the labelled and tagged posts",
         "train_seconds": round(time.perf_counter() - started, 1),
         "finetune": asdict(config) | {"examples": len(examples), "history": history},
     }
