@@ -14,6 +14,7 @@ from factories import insert_post
 from ecoin_assets.alerts.rules import add_rule
 from ecoin_assets.alerts.watch import evaluate
 from ecoin_assets.sentiment import drift
+from ecoin_assets.sentiment.data import load_seed
 from ecoin_assets.sentiment.registry import active_version
 from ecoin_assets.storage import Database
 
@@ -111,7 +112,9 @@ def test_the_cli_and_the_asset_use_the_active_models_reference(ecoin_home):
     proc = run_ecoin("sentiment", "drift", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["reference"]["version"] == version and out["reference"]["n"] == 300
+    assert out["reference"]["version"] == version
+    seed = load_seed("test")
+    assert (out["reference"]["data"], out["reference"]["n"]) == (seed.source, len(seed))
     assert sum(out["reference"]["shares"].values()) == pytest.approx(1.0)
     [day] = out["days"]
     assert (day["topic"], day["posts"], day["drifting"]) == ("panic", 60, True)
@@ -123,3 +126,14 @@ def test_the_cli_and_the_asset_use_the_active_models_reference(ecoin_home):
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.description.startswith("drifting: panic on ")
+
+
+def test_a_reference_kept_from_an_older_seed_test_split_is_computed_again(ecoin_home):
+    version = active_version(ecoin_home)
+    fresh = drift.reference(ecoin_home, version)
+    path = ecoin_home / "models" / "sentiment" / "reference" / f"{version}.json"
+    old = {**json.loads(path.read_text()), "n": 300, "shares": REF.shares}
+    path.write_text(json.dumps(old))
+    assert drift.reference(ecoin_home, version) == fresh  # a release added posts since
+    path.write_text(json.dumps({**old, "n": fresh.n}))
+    assert drift.reference(ecoin_home, version).shares == REF.shares  # kept while it matches

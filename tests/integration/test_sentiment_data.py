@@ -103,6 +103,17 @@ def test_seed_set_loads(split: str) -> None:
     assert all(text and text == text.strip() for text in data.texts)
 
 
+def test_seed_posts_appear_once_and_never_in_both_splits() -> None:
+    """What seed/README.md promises: posts compared lower-cased without punctuation or spaces."""
+
+    def key(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text.lower())
+
+    train, test = ([key(t) for t in load_seed(split).texts] for split in ("train", "test"))
+    assert len(set(train)) == len(train) and len(set(test)) == len(test)
+    assert not set(train) & set(test)
+
+
 def test_seed_default_split_is_train() -> None:
     assert load_seed().source == "seed:train"
 
