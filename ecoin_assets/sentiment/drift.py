@@ -13,6 +13,8 @@ training data).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
 import os
@@ -58,6 +60,7 @@ class Reference:
     shares: dict[str, float]
     mean_confidence: float
     low_confidence_share: float
+    data_sha256: str = ""  # of the texts and labels it was computed on ("": before 2026-12-05)
 
 
 def describe(probabilities: np.ndarray) -> tuple[dict[str, float], float, float]:
@@ -68,19 +71,28 @@ def describe(probabilities: np.ndarray) -> tuple[dict[str, float], float, float]
     return shares, float(confidence.mean()), float(np.mean(confidence < LOW_CONFIDENCE))
 
 
+@functools.cache
+def _seed_test() -> tuple[datasets.LabelledSet, str]:
+    """The shipped seed test split, read once per process, with a digest of its content."""
+    seed = datasets.load_seed("test")
+    pairs = zip(seed.labels, seed.texts, strict=True)
+    rows = "\n".join(f"{label}\t{text}" for label, text in pairs)
+    return seed, hashlib.sha256(rows.encode()).hexdigest()[:16]
+
+
 def reference(home: Path, version: str | None = None) -> Reference:
     """The version's reference, computed once and kept beside the models (again when the shipped
-    seed test split has changed size since, as when a release adds posts to it)."""
+    seed test split is no longer the one it was computed on, as when a release adds posts)."""
     version = version or registry.active_version(home)
     path = registry.models_dir(home) / "reference" / f"{version}.json"
-    seed = datasets.load_seed("test")
+    seed, digest = _seed_test()
     if path.exists():
         kept = Reference(**json.loads(path.read_text()))
-        if (kept.data, kept.n) == (seed.source, len(seed)):
+        if (kept.data, kept.n, kept.data_sha256) == (seed.source, len(seed), digest):
             return kept
     classifier = registry.Classifier.load(home, version)
     shares, confidence, low = describe(np.asarray(classifier.probabilities(seed.texts)))
-    found = Reference(version, seed.source, len(seed), shares, confidence, low)
+    found = Reference(version, seed.source, len(seed), shares, confidence, low, digest)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(asdict(found), indent=2))

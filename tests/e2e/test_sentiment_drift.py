@@ -135,5 +135,11 @@ def test_a_reference_kept_from_an_older_seed_test_split_is_computed_again(ecoin_
     old = {**json.loads(path.read_text()), "n": 300, "shares": REF.shares}
     path.write_text(json.dumps(old))
     assert drift.reference(ecoin_home, version) == fresh  # a release added posts since
+    relabelled = {**old, "n": fresh.n, "data_sha256": "0" * 16}  # same size, other labels
+    path.write_text(json.dumps(relabelled))
+    assert drift.reference(ecoin_home, version) == fresh
+    del old["data_sha256"]  # kept by a release before the digest
     path.write_text(json.dumps({**old, "n": fresh.n}))
+    assert drift.reference(ecoin_home, version) == fresh
+    path.write_text(json.dumps({**old, "n": fresh.n, "data_sha256": fresh.data_sha256}))
     assert drift.reference(ecoin_home, version).shares == REF.shares  # kept while it matches
